@@ -1,0 +1,67 @@
+"""Model S (Theorem 3.1): exactly rank-r ground truth plus sub-Gaussian noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import designs
+from ..linalg import lstsq
+from ..problem import Problem
+from ..validation import check_int, check_rank, check_real
+
+
+def pretrained_from(rng, X_tilde, Z_star, G, delta):
+    """Pretrained side of Models S and A: ``X = X̃ + Δ``, ``W = X⁺(Z* + G)``, ``Y = XW``.
+
+    When ``d ≥ n`` and X has full row rank, ``XW = Z* + G`` exactly; when ``d < n`` the
+    observation is the projection ``P_X (Z* + G)`` and the effective noise is ``P_X G``.
+    """
+    n, d = X_tilde.shape
+    X = designs.downstream(rng, X_tilde, delta)
+    W = lstsq(X, Z_star + G)
+    Y = X @ W
+    meta = {
+        "regime": "d>=n" if d >= n else "d<n",
+        # Designs draw X̃ of full rank, so k = rank(X̃) = min(n, d).
+        "k": min(n, d),
+        # What the estimator's target deviates from the truth by: ‖G‖_F when d ≥ n and
+        # δ = 0, ‖P_X G‖_F when d < n, plus the downstream mismatch when δ > 0.
+        "effective_noise_fro": float(np.linalg.norm(Y - Z_star)),
+    }
+    return X, W, Y, meta
+
+
+def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) -> Problem:
+    """Draw ``X̃`` from ``design``, ``W* = A B / √(r d)`` (A, B Gaussian) scaled so that ``Z*``
+    has entries of standard deviation ``signal``, and ``Y = X W`` with ``W = X⁺(Z* + G)``.
+
+    Parameters
+    ----------
+    n, d, N : int
+        Calibration samples, input width, output width.
+    r : int
+        Rank of ``W*``, ``1 <= r <= min(d, N)``.
+    sigma : float
+        Noise standard deviation, ``>= 0``.
+    delta : float
+        Relative size of the downstream perturbation ``X = X̃ + Δ`` (0: ``X = X̃``).
+    signal : float
+        Entry scale of ``Z*``; the signal-to-noise ratio is ``signal / sigma``.
+    """
+    n = check_int("n", n, low=1)
+    d = check_int("d", d, low=1)
+    N = check_int("N", N, low=1)
+    r = check_rank(r, max_rank=min(d, N), name="r")
+    sigma = check_real("sigma", sigma, low=0.0)
+    signal = check_real("model.signal", signal, low=0.0, low_open=True)
+
+    X_tilde = design(rng, n, d)
+    A = rng.standard_normal((d, r))
+    B = rng.standard_normal((r, N))
+    # ‖X̃‖_F² = nd, so Z* = X̃AB/√(rd) has entries of unit variance on average.
+    W_star = signal * (A @ B) / np.sqrt(r * d)
+    Z_star = X_tilde @ W_star
+    G, bound = noise(rng, (n, N), sigma)
+    X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta)
+    meta.update(noise_bound=bound, signal=signal)
+    return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta)

@@ -1,0 +1,46 @@
+"""The simulated compression problem every generator returns and every estimator consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One layer's calibration data and its ground truth.
+
+    Attributes
+    ----------
+    X_tilde : ndarray of shape (n, d)
+        Inputs of the layer in the compressed network.
+    X : ndarray of shape (n, d)
+        Inputs of the layer in the pretrained network (``X = X_tilde`` for a first layer).
+    Y : ndarray of shape (n, N)
+        Observations: the pretrained pre-activations ``XW`` (Models S and A) or the observed
+        activations ``ReLU(Z* + G)`` (Model R).
+    W : ndarray of shape (d, N)
+        Pretrained weight, ``W = X⁺Y`` (least squares when ``d < n``).
+    W_star : ndarray of shape (d, N)
+        Ground-truth weight of the compressed model.
+    Z_star : ndarray of shape (n, N)
+        Ground-truth pre-activations ``X_tilde @ W_star``.
+    meta : dict
+        Scalars describing the instance (regime, noise bound, norms of ``Z*`` ...); every
+        entry becomes a column of the results table.
+    """
+
+    X_tilde: np.ndarray
+    X: np.ndarray
+    Y: np.ndarray
+    W: np.ndarray
+    W_star: np.ndarray
+    Z_star: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(n, d, N)``."""
+        n, d = self.X_tilde.shape
+        return n, d, self.W_star.shape[1]
