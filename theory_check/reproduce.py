@@ -1,0 +1,110 @@
+"""``make reproduce-figures``: run every sweep of ``experiments/*.yaml``, then fit, plot, report.
+
+Sweeps run as Hydra multiruns (``python -m theory_check -m +experiment=<sweep>``) with the
+joblib launcher; rows already in the results are skipped, so an interrupted reproduction
+resumes where it stopped. Everything after the runs reads the stored tables only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .analysis import analyze
+from .experiments import EXPERIMENTS_DIR, REPO_ROOT, Figure, load_figures
+from .plots import PLOTS
+from .report import write_report
+from .results import load_results
+
+SCALES = ("default", "paper")
+
+
+def results_root(scale: str) -> Path:
+    return REPO_ROOT / "results" if scale == "default" else REPO_ROOT / "results" / scale
+
+
+def run_sweep(sweep: str, overrides: list[str], raw_dir: Path, log_dir: Path, jobs: int) -> None:
+    """One Hydra multirun; its output goes to ``log_dir/<sweep>.log``."""
+    cmd = [sys.executable, "-m", "theory_check", "-m", f"+experiment={sweep}",
+           f"results_dir={raw_dir}", *overrides]
+    if jobs > 1:
+        cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{sweep}.log"
+    with log.open("w") as fh:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
+        raise SystemExit(f"sweep {sweep} failed (exit {proc.returncode}); end of {log}:\n{tail}")
+
+
+def run_runner(fig: Figure, scale: str, root: Path, jobs: int) -> str:
+    module, _, func = fig.runner.partition(":")
+    return getattr(importlib.import_module(module), func)(scale=scale, results_root=root, jobs=jobs)
+
+
+def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = None,
+              skip_runs: bool = False) -> Path:
+    figures = load_figures(EXPERIMENTS_DIR)
+    selected = [f for f in figures if not only or f.figure in only]
+    root = results_root(scale)
+    raw, logs = root / "raw", root / "logs"
+    runner_sections = {}
+    start = time.perf_counter()
+    for i, fig in enumerate(selected, 1):
+        print(f"[{i}/{len(selected)}] {fig.figure}: {fig.title}", flush=True)
+        if fig.runner:
+            t = time.perf_counter()
+            runner_sections[fig.figure] = run_runner(fig, scale, root, jobs)
+            print(f"    done in {time.perf_counter() - t:.0f} s", flush=True)
+            continue
+        for j, sweep in enumerate(fig.sweeps, 1):
+            if skip_runs:
+                continue
+            t = time.perf_counter()
+            print(f"    sweep {j}/{len(fig.sweeps)} {sweep.name} ...", end=" ", flush=True)
+            run_sweep(sweep.name, fig.overrides(sweep.name, scale), raw, logs, jobs)
+            print(f"{time.perf_counter() - t:.0f} s", flush=True)
+
+    sweep_names = sorted({s.name for f in selected for s in f.sweeps})
+    results = load_results(raw, [s for s in sweep_names if (raw / s).exists()])
+    sweep_figs = [f for f in selected if f.sweeps]
+    verdicts, points = analyze(results, sweep_figs)
+    tables = root / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    if len(results):
+        results.to_parquet(tables / "results.parquet", index=False)
+    points.to_csv(tables / "points.csv", index=False, float_format="%.6g")
+    verdicts.to_csv(root / "verdicts.csv", index=False, float_format="%.6g")
+    for fig in sweep_figs:
+        fig_points = points[points["figure"] == fig.figure] if len(points) else points
+        if len(fig_points):
+            PLOTS[fig.plot](fig, fig_points, verdicts, root / "figures" / f"{fig.figure}.png")
+    bench = {p.stem: p.read_text() for p in sorted((root / "bench").glob("*.md"))} \
+        if (root / "bench").exists() else {}
+    report = write_report(root / "REPORT.md", scale=scale, figures=selected, verdicts=verdicts,
+                          results=results, runner_sections=runner_sections, bench_tables=bench)
+    print(f"wrote {report.relative_to(REPO_ROOT)}, {root.relative_to(REPO_ROOT)}/verdicts.csv and "
+          f"{len(sweep_figs)} sweep figures in {time.perf_counter() - start:.0f} s", flush=True)
+    return report
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=SCALES, default="default")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel runs (joblib workers)")
+    parser.add_argument("--only", nargs="*", help="figure names to (re)build; default: all")
+    parser.add_argument("--skip-runs", action="store_true",
+                        help="only fit, plot and report from the stored tables")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    reproduce(args.scale, args.jobs, args.only, args.skip_runs)
+
+
+if __name__ == "__main__":
+    main()
