@@ -45,8 +45,12 @@ def test_verdict_rules():
     assert claim_verdict("upper_bound", 0.7, (np.nan, np.nan)).startswith("bound violated")
     assert claim_verdict("tight", 1.05, (np.nan, np.nan)).startswith("tight")
     assert claim_verdict("tight", 1.5, (np.nan, np.nan)).startswith("bound holds but not tight")
-    assert baseline_verdict(0.02).startswith("does not decay")
-    assert baseline_verdict(0.6).startswith("decays slower")
+    # When the rate grows along the sweep (σ, r), b > 1 means MSE / rate grows: violated.
+    assert claim_verdict("upper_bound", 1.4, (np.nan, np.nan), direction=1.0).startswith(
+        "bound violated")
+    assert claim_verdict("upper_bound", 0.7, (np.nan, np.nan), direction=1.0) == "bound holds"
+    assert baseline_verdict(0.02).startswith("does not follow the rate: plateau")
+    assert baseline_verdict(0.6).startswith("changes slower")
 
 
 def test_analyze_gives_one_verdict_row_per_sweep_and_estimator():
@@ -61,7 +65,7 @@ def test_analyze_gives_one_verdict_row_per_sweep_and_estimator():
     assert main["reference_ratio_min"] == pytest.approx(2.0, rel=0.05)  # MSE = 2 × DoF
     assert main["verdict"].startswith("rate confirmed, constant off")
     assert main["n_error"] == 1 and main["n_ok"] == 99
-    assert base["verdict"].startswith("does not decay")
+    assert base["verdict"].startswith("does not follow the rate: plateau")
     assert set(points["x"]) == {100, 200, 400, 800, 1600}
 
 

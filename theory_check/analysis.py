@@ -89,8 +89,14 @@ def point_table(rows: pd.DataFrame, varied: str, rate: str, reference: str | Non
     return table.rename(columns={varied: "x"}).assign(varied=varied)
 
 
-def claim_verdict(claim: str, b: float, ratio_range) -> str:
-    """The theorem's verdict for its own estimator (see THEORY.md, "What validated means")."""
+def claim_verdict(claim: str, b: float, ratio_range, direction: float = -1.0) -> str:
+    """The theorem's verdict for its own estimator (see THEORY.md, "What validated means").
+
+    ``direction`` is +1 when the rate grows along the sweep (σ, r, α) and −1 when it falls
+    (n, N). An upper bound with one constant holds when MSE / rate does not grow along the
+    sweep, i.e. ``(b − 1) · direction <= tolerance``: b ≥ 1 − tol when the rate falls,
+    b ≤ 1 + tol when it grows.
+    """
     if not np.isfinite(b):
         return "no fit (rate constant over the sweep or too few rows)"
     tol = EXPONENT_TOLERANCE
@@ -102,16 +108,26 @@ def claim_verdict(claim: str, b: float, ratio_range) -> str:
             return (f"rate confirmed, constant off: MSE / DoF in [{low:.2f}, {high:.2f}], "
                     f"outside [{REFERENCE_BAND[0]}, {REFERENCE_BAND[1]}]")
         return "sharp: rate and constant confirmed"
+    growth = (b - 1) * direction  # trend of log(MSE / rate) along the sweep, per log(rate)
     if claim == "upper_bound":
-        return ("bound holds" if b >= 1 - tol
-                else f"bound violated: MSE decays as rate^{b:.2f}, slower than the rate")
+        if growth <= tol:
+            return "bound holds"
+        return (f"bound violated: MSE / rate grows along the sweep (MSE ∝ rate^{b:.2f})")
     if claim == "tight":
         if abs(b - 1) <= tol:
             return "tight: MSE follows the rate"
-        if b > 1 + tol:
-            return f"bound holds but not tight here: MSE decays as rate^{b:.2f}"
-        return f"bound violated: MSE decays as rate^{b:.2f}"
+        if growth < -tol:
+            return f"bound holds but not tight here: MSE ∝ rate^{b:.2f}"
+        return f"bound violated: MSE / rate grows along the sweep (MSE ∝ rate^{b:.2f})"
     raise ValueError(f"claim must be one of sharp, upper_bound, tight, got {claim!r}")
+
+
+def rate_direction(points: pd.DataFrame) -> float:
+    """+1 if the rate grows with the varied parameter over the sweep, −1 if it falls."""
+    if len(points) < 2:
+        return -1.0
+    ordered = points.sort_values("x")
+    return 1.0 if ordered["rate"].iloc[-1] > ordered["rate"].iloc[0] else -1.0
 
 
 def baseline_verdict(b: float) -> str:
@@ -119,10 +135,10 @@ def baseline_verdict(b: float) -> str:
     if not np.isfinite(b):
         return "no fit"
     if b >= 1 - EXPONENT_TOLERANCE:
-        return f"decays at the rate (exponent {b:.2f})"
+        return f"follows the rate (exponent {b:.2f})"
     if b >= 0.25:
-        return f"decays slower than the rate (exponent {b:.2f})"
-    return f"does not decay: plateau (exponent {b:.2f})"
+        return f"changes slower than the rate (exponent {b:.2f})"
+    return f"does not follow the rate: plateau (exponent {b:.2f})"
 
 
 def log_exponent_fits(rows: pd.DataFrame, exponents) -> tuple[float, str]:
@@ -181,8 +197,8 @@ def analyze(results: pd.DataFrame, figures: list[Figure]) -> tuple[pd.DataFrame,
                 ratios = pts["reference_ratio"] if "reference_ratio" in pts else pd.Series(dtype=float)
                 ratio_range = (ratios.min(), ratios.max()) if len(ratios) else (np.nan, np.nan)
                 role = "estimator" if est == fig.estimator else "baseline"
-                verdict = (claim_verdict(sweep.claim, b, ratio_range) if role == "estimator"
-                           else baseline_verdict(b))
+                verdict = (claim_verdict(sweep.claim, b, ratio_range, rate_direction(pts))
+                           if role == "estimator" else baseline_verdict(b))
                 row = {
                     "theorem": fig.theorem, "sweep": sweep.name, "estimator": est,
                     "predicted_exponent": 1.0, "fitted_exponent": b, "ci_low": lo, "ci_high": hi,

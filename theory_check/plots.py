@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -62,6 +63,8 @@ def rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame, path:
         varied = pts["varied"].iloc[0]
         ax.set_xscale("log")
         ax.set_yscale("log")
+        # Labels on decades only: minor-tick labels of short log ranges overlap.
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(SYMBOLS.get(varied, varied))
         ax.set_ylabel("MSE  ‖X̃(Ŵ−W*)‖²/(nN)")
         v = verdicts[(verdicts["sweep"] == sweep) & (verdicts["estimator"] == fig.estimator)]

@@ -94,8 +94,11 @@ def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.
                 continue
             out += [verdict_table_md(rows), ""]
             out += [verdict_paragraph(v, fig) + "\n" for v in rows.itertuples()]
-    for fig in (f for f in figures if f.runner):
-        out += [runner_sections.get(fig.figure, f"## {fig.title}\n\nNot run."), ""]
+    runners = [f for f in figures if f.runner]
+    if runners:
+        out += ["## Whole networks — beyond one layer", ""]
+    for fig in runners:
+        out += [runner_sections.get(fig.figure, f"### {fig.title}\n\nNot run yet."), ""]
     if bench_tables:
         out += ["## Benchmarks (`make bench`)", ""]
         for name, table in bench_tables.items():

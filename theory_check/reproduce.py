@@ -28,18 +28,18 @@ def results_root(scale: str) -> Path:
 
 
 def run_sweep(sweep: str, overrides: list[str], raw_dir: Path, log_dir: Path, jobs: int) -> None:
-    """One Hydra multirun; its output goes to ``log_dir/<sweep>.log``."""
+    """One Hydra multirun. Its progress bar (stderr) shows on the terminal; Hydra's log lines
+    go to ``log_dir/<sweep>.log``."""
     cmd = [sys.executable, "-m", "theory_check", "-m", f"+experiment={sweep}",
            f"results_dir={raw_dir}", *overrides]
     if jobs > 1:
-        cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"]
+        cmd += ["hydra/launcher=parallel", f"jobs={jobs}"]
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{sweep}.log"
     with log.open("w") as fh:
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, stdout=fh)
     if proc.returncode != 0:
-        tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
-        raise SystemExit(f"sweep {sweep} failed (exit {proc.returncode}); end of {log}:\n{tail}")
+        raise SystemExit(f"sweep {sweep} failed (exit {proc.returncode}); its log: {log}")
 
 
 def run_runner(fig: Figure, scale: str, root: Path, jobs: int) -> str:
@@ -50,29 +50,38 @@ def run_runner(fig: Figure, scale: str, root: Path, jobs: int) -> str:
 def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = None,
               skip_runs: bool = False) -> Path:
     figures = load_figures(EXPERIMENTS_DIR)
+    unknown = set(only or ()) - {f.figure for f in figures}
+    if unknown:
+        raise ValueError(f"only: unknown figures {sorted(unknown)}; "
+                         f"available: {[f.figure for f in figures]}")
     selected = [f for f in figures if not only or f.figure in only]
     root = results_root(scale)
     raw, logs = root / "raw", root / "logs"
-    runner_sections = {}
+    sections = root / "sections"  # runner figures' report sections, kept for later reports
+    sections.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for i, fig in enumerate(selected, 1):
         print(f"[{i}/{len(selected)}] {fig.figure}: {fig.title}", flush=True)
         if fig.runner:
             t = time.perf_counter()
-            runner_sections[fig.figure] = run_runner(fig, scale, root, jobs)
+            (sections / f"{fig.figure}.md").write_text(run_runner(fig, scale, root, jobs))
             print(f"    done in {time.perf_counter() - t:.0f} s", flush=True)
             continue
         for j, sweep in enumerate(fig.sweeps, 1):
             if skip_runs:
                 continue
             t = time.perf_counter()
-            print(f"    sweep {j}/{len(fig.sweeps)} {sweep.name} ...", end=" ", flush=True)
+            print(f"    sweep {j}/{len(fig.sweeps)} {sweep.name}", flush=True)
             run_sweep(sweep.name, fig.overrides(sweep.name, scale), raw, logs, jobs)
-            print(f"{time.perf_counter() - t:.0f} s", flush=True)
+            print(f"    sweep {j}/{len(fig.sweeps)} {sweep.name} done in "
+                  f"{time.perf_counter() - t:.0f} s", flush=True)
 
-    sweep_names = sorted({s.name for f in selected for s in f.sweeps})
+    # Fits, figures and the report cover every figure with stored results, not only `only`.
+    sweep_names = sorted({s.name for f in figures for s in f.sweeps})
     results = load_results(raw, [s for s in sweep_names if (raw / s).exists()])
-    sweep_figs = [f for f in selected if f.sweeps]
+    sweep_figs = [f for f in figures if f.sweeps]
+    runner_sections = {f.figure: (sections / f"{f.figure}.md").read_text()
+                       for f in figures if f.runner and (sections / f"{f.figure}.md").exists()}
     verdicts, points = analyze(results, sweep_figs)
     tables = root / "tables"
     tables.mkdir(parents=True, exist_ok=True)
@@ -86,7 +95,7 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
             PLOTS[fig.plot](fig, fig_points, verdicts, root / "figures" / f"{fig.figure}.png")
     bench = {p.stem: p.read_text() for p in sorted((root / "bench").glob("*.md"))} \
         if (root / "bench").exists() else {}
-    report = write_report(root / "REPORT.md", scale=scale, figures=selected, verdicts=verdicts,
+    report = write_report(root / "REPORT.md", scale=scale, figures=figures, verdicts=verdicts,
                           results=results, runner_sections=runner_sections, bench_tables=bench)
     print(f"wrote {report.relative_to(REPO_ROOT)}, {root.relative_to(REPO_ROOT)}/verdicts.csv and "
           f"{len(sweep_figs)} sweep figures in {time.perf_counter() - start:.0f} s", flush=True)

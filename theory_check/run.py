@@ -4,19 +4,25 @@
 the ground truth with a ``numpy.random.Generator`` seeded from (experiment, config, seed),
 applies every selected estimator, and writes its rows atomically to
 ``<results_dir>/<experiment_name>/<run_key>.parquet``. Rows already present (same key) are
-skipped unless ``force=true``.
+skipped unless ``force=true``. Two runs with the same key (e.g. a sweep over ``estimator``) merge
+their rows under a lock on the experiment folder, so neither loses the other's rows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import functools
 import time
+import warnings
 from pathlib import Path
 
 import hydra
 import numpy as np
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
 from . import rates
 from .provenance import provenance
@@ -24,7 +30,7 @@ from .results import read_run, run_path, stable_hash, write_rows_atomic
 from .validation import check_int, check_rank, check_real
 
 #: Config entries that choose what to compute or where to store it, not what the data are.
-NOT_IN_KEY = ("estimator", "results_dir", "force")
+NOT_IN_KEY = ("estimator", "results_dir", "force", "jobs", "blas_threads")
 #: Config groups whose node is a function (``_target_``) plus its parameters.
 FUNCTION_GROUPS = ("design", "noise", "model")
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -61,31 +67,97 @@ def _function(group: str, node: DictConfig):
     return functools.partial(fn, **params)
 
 
-def validate(cfg: DictConfig) -> None:
-    """Check every field a run needs, cheaply, and raise ``ValueError`` naming the bad one."""
-    for group in FUNCTION_GROUPS:
-        node = cfg.get(group)
-        if node is None or "_target_" not in node or "name" not in node:
-            raise ValueError(f"config group {group!r} must select a config with name and _target_")
-        _function(group, node)
-    if not cfg.get("estimator"):
-        raise ValueError("estimator must select at least one estimator, e.g. estimator=[data_svd]")
-    for name, node in cfg.estimator.items():
-        try:
-            get_method(node._target_)
-        except Exception:
-            raise ValueError(f"estimator {name!r}: _target_ {node._target_!r} cannot be imported") from None
-    n = check_int("n", cfg.n, low=1)
-    d = check_int("d", cfg.d, low=1)
-    N = check_int("N", cfg.N, low=1)
-    check_rank(cfg.r, max_rank=min(d, N), name="r")
-    check_real("sigma", cfg.sigma, low=0.0)
-    check_real("delta", cfg.delta, low=0.0)
-    check_int("seed", cfg.seed, low=0)
-    name = str(cfg.experiment_name)
+class _Drawn(Exception):
+    """Raised by :class:`_NoDraws` at a plug-in's first random draw."""
+
+
+class _NoDraws:
+    """A generator that refuses to draw. Plug-ins check their parameters before drawing
+    anything (CONTRIBUTING.md), so a call with this stand-in runs exactly those checks."""
+
+    def __getattr__(self, name):
+        raise _Drawn
+
+
+def _dry_run(group: str, cfg: DictConfig, call) -> None:
+    try:
+        call()
+    except _Drawn:
+        pass
+    except Exception as exc:
+        raise ValueError(f"{group} {cfg[group].name!r}: {exc}") from None
+
+
+def _check_group(cfg: DictConfig, group: str) -> None:
+    node = cfg.get(group)
+    if node is None or "_target_" not in node or "name" not in node:
+        raise ValueError(f"config group {group!r} must select a config with name and _target_")
+    _function(group, node)
+
+
+def _check_estimator(name: str, node: DictConfig) -> None:
+    try:
+        get_method(node._target_)
+    except Exception:
+        raise ValueError(f"estimator {name!r}: _target_ {node._target_!r} cannot be imported") from None
+    try:
+        instantiate(node)
+    except Exception as exc:
+        cause = exc.__cause__ or exc  # Hydra wraps constructor errors
+        raise ValueError(f"estimator {name!r}: {cause}") from None
+
+
+def _check_experiment_name(name) -> None:
+    name = str(name)
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"experiment_name must be a plain folder name, got {name!r}")
-    del n
+
+
+def config_problems(cfg: DictConfig) -> list[str]:
+    """Everything wrong with a run's config, one message per problem (empty when valid).
+
+    Besides the fields, this constructs the estimators and dry-runs the design, noise and model
+    up to their first random draw, so a bad plug-in parameter is a config error found here, and
+    what fails later in a run is a runtime failure, stored as a row. A check that needs what
+    an earlier one found wrong (the model's dry run needs valid sizes, design and noise) is
+    skipped, so each problem is reported once.
+    """
+    problems = []
+
+    def passes(check, *args, **kwargs) -> bool:
+        try:
+            check(*args, **kwargs)
+        except ValueError as exc:
+            problems.append(str(exc))
+            return False
+        return True
+
+    plugins = all([passes(_check_group, cfg, group) for group in FUNCTION_GROUPS])
+    if not cfg.get("estimator"):
+        problems.append("estimator must select at least one estimator, e.g. estimator=[data_svd]")
+    for name, node in (cfg.get("estimator") or {}).items():
+        passes(_check_estimator, name, node)
+    sizes = all([passes(check_int, k, cfg[k], low=1) for k in ("n", "d", "N")])
+    sizes = sizes and passes(check_rank, cfg.r, max_rank=min(cfg.d, cfg.N), name="r")
+    scalars = all([passes(check_real, "sigma", cfg.sigma, low=0.0),
+                   passes(check_real, "delta", cfg.delta, low=0.0),
+                   passes(check_int, "seed", cfg.seed, low=0),
+                   passes(_check_experiment_name, cfg.experiment_name)])
+    if plugins and sizes and scalars:
+        parts = all([passes(_dry_run, "design", cfg,
+                            lambda: _function("design", cfg.design)(_NoDraws(), cfg.n, cfg.d)),
+                     passes(_dry_run, "noise", cfg,
+                            lambda: _function("noise", cfg.noise)(_NoDraws(), (cfg.n, cfg.N), cfg.sigma))])
+        if parts:  # the model calls both, and would repeat their problems
+            passes(_dry_run, "model", cfg, lambda: generate_problem(cfg, _NoDraws()))
+    return problems
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ``ValueError`` naming every problem :func:`config_problems` finds."""
+    problems = config_problems(cfg)
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def generate_problem(cfg: DictConfig, rng: np.random.Generator):
@@ -138,48 +210,94 @@ def error_columns(problem, W_hat: np.ndarray) -> dict:
     return cols
 
 
-def run(cfg: DictConfig) -> list[dict]:
-    """Compute the missing rows of one (config, seed) and store them; return all its rows."""
-    validate(cfg)
+def pending(cfg: DictConfig) -> tuple[str, Path, dict]:
+    """The run key, the run's file, and ``{estimator: (row key, config)}`` for the rows still
+    missing there (all rows when ``force``)."""
     key = run_key(cfg)
     path = run_path(cfg.results_dir, cfg.experiment_name, key)
     existing = None if cfg.force else read_run(path)
     done = set() if existing is None else set(existing["key"])
-    estimators = {
-        name: (row_key(key, name, OmegaConf.to_container(node, resolve=True)), node)
-        for name, node in cfg.estimator.items()
-    }
-    todo = {name: kn for name, kn in estimators.items() if kn[0] not in done}
-    if not todo:
-        return existing.to_dict("records")
+    todo = {}
+    for name, node in cfg.estimator.items():
+        rkey = row_key(key, name, OmegaConf.to_container(node, resolve=True))
+        if rkey not in done:
+            todo[name] = (rkey, node)
+    return key, path, todo
 
-    problem = generate_problem(cfg, make_rng(cfg))
-    shared = {**config_columns(cfg), "run_key": key, **provenance(),
-              **{f"meta.{k}": v for k, v in problem.meta.items()},
-              **rate_columns(problem, cfg)}
-    rows = [] if existing is None else existing[~existing["key"].isin(
-        [kn[0] for kn in todo.values()])].to_dict("records")
-    for name, (rkey, node) in todo.items():
-        row = {**shared, "estimator": name, "key": rkey}
-        row.update({f"estimator.{p}": v for p, v in OmegaConf.to_container(node).items()
-                    if p != "_target_"})
-        start = time.perf_counter()
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """Exclusive ``flock`` on ``folder/.lock``; the kernel releases it if the process dies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as fh:
         try:
-            estimate = instantiate(node)(problem, cfg.r)
-            row["wall_time"] = time.perf_counter() - start
-            row.update(error_columns(problem, estimate.W_hat))
-            row.update({f"solver.{k}": v for k, v in estimate.info.items()})
-            converged = bool(estimate.info.get("converged", True))
-            row["status"] = "ok" if converged else "not_converged"
-            row["message"] = "" if converged else "solver hit its iteration limit"
-        except Exception as exc:  # a failure is data: recorded, and the sweep goes on
-            row.update(wall_time=time.perf_counter() - start, mse=np.nan, rel_error=np.nan,
-                       status="error", message=f"{type(exc).__name__}: {exc}")
-        rows.append(row)
-    write_rows_atomic(path, rows)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except OSError as exc:  # e.g. Lustre mounted without -o flock
+            if exc.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            warnings.warn(f"{folder} does not support file locks: runs with the same key "
+                          f"finishing at once may overwrite each other's rows ({exc})", stacklevel=3)
+        yield
+
+
+def _estimator_columns(name: str, rkey: str, node: DictConfig) -> dict:
+    return {"estimator": name, "key": rkey,
+            **{f"estimator.{p}": v for p, v in OmegaConf.to_container(node).items()
+               if p != "_target_"}}
+
+
+def _estimate_row(problem, cfg: DictConfig, node: DictConfig) -> dict:
+    row = {}
+    start = time.perf_counter()
+    try:
+        estimate = instantiate(node)(problem, cfg.r)
+        row["wall_time"] = time.perf_counter() - start
+        row.update(error_columns(problem, estimate.W_hat))
+        row.update({f"solver.{k}": v for k, v in estimate.info.items()})
+        converged = bool(estimate.info.get("converged", True))
+        row["status"] = "ok" if converged else "not_converged"
+        row["message"] = "" if converged else "solver hit its iteration limit"
+    except Exception as exc:  # a failure is data: recorded, and the sweep goes on
+        row.update(wall_time=time.perf_counter() - start, mse=np.nan, rel_error=np.nan,
+                   status="error", message=f"{type(exc).__name__}: {exc}")
+    return row
+
+
+def run(cfg: DictConfig) -> list[dict]:
+    """Compute the missing rows of one (config, seed) and store them; return all its rows."""
+    validate(cfg)
+    key, path, todo = pending(cfg)
+    if not todo:
+        return read_run(path).to_dict("records")
+
+    shared = {**config_columns(cfg), "run_key": key, **provenance()}
+    try:
+        problem = generate_problem(cfg, make_rng(cfg))
+        shared.update({f"meta.{k}": v for k, v in problem.meta.items()})
+        shared.update(rate_columns(problem, cfg))
+    except Exception as exc:  # the config passed validate(): a runtime failure, stored as data
+        failed = {"wall_time": np.nan, "mse": np.nan, "rel_error": np.nan, "status": "error",
+                  "message": f"generating the problem failed: {type(exc).__name__}: {exc}"}
+        rows = [{**shared, **_estimator_columns(name, rkey, node), **failed}
+                for name, (rkey, node) in todo.items()]
+    else:
+        rows = [{**shared, **_estimator_columns(name, rkey, node),
+                 **_estimate_row(problem, cfg, node)}
+                for name, (rkey, node) in todo.items()]
+
+    # Re-read under the lock: a run with the same key may have written since pending().
+    with _folder_lock(path.parent):
+        current = read_run(path)
+        if current is not None:
+            new = {row["key"] for row in rows}
+            rows = current[~current["key"].isin(new)].to_dict("records") + rows
+        write_rows_atomic(path, rows)
     return rows
 
 
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    # One BLAS thread per run by default: small SVDs run faster, and parallel workers do not
+    # oversubscribe the cores.
+    with threadpool_limits(limits=cfg.get("blas_threads")):
+        run(cfg)
