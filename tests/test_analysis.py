@@ -45,10 +45,12 @@ def test_verdict_rules():
     assert claim_verdict("upper_bound", 0.7, (np.nan, np.nan)).startswith("bound violated")
     assert claim_verdict("tight", 1.05, (np.nan, np.nan)).startswith("tight")
     assert claim_verdict("tight", 1.5, (np.nan, np.nan)).startswith("bound holds but not tight")
-    # When the rate grows along the sweep (σ, r), b > 1 means MSE / rate grows: violated.
-    assert claim_verdict("upper_bound", 1.4, (np.nan, np.nan), direction=1.0).startswith(
-        "bound violated")
-    assert claim_verdict("upper_bound", 0.7, (np.nan, np.nan), direction=1.0) == "bound holds"
+    # When the rate grows along the sweep (σ, r) the constant is reported and a rise flagged.
+    rising = claim_verdict("upper_bound", 1.4, (np.nan, np.nan), direction=1.0, constant=0.3)
+    assert rising.startswith("bound holds with C = 0.3") and "rises along it" in rising
+    assert claim_verdict("upper_bound", 0.7, (np.nan, np.nan), direction=1.0,
+                         constant=0.3) == "bound holds with C = 0.3 over the sweep"
+    assert claim_verdict("tight", 0.5, (np.nan, np.nan)).startswith("bound violated")
     assert baseline_verdict(0.02).startswith("does not follow the rate: plateau")
     assert baseline_verdict(0.6).startswith("changes slower")
 

@@ -6,5 +6,10 @@ Plain functions: :func:`weight_svd`, :func:`data_svd`. Plug-in classes (named in
 
 from .base import Estimate, Estimator
 from .svd import DataSVD, WeightSVD, data_svd, weight_svd
+from .convex import ConvexLinear, convex_linear
 
 __all__ = ["Estimate", "Estimator", "DataSVD", "WeightSVD", "data_svd", "weight_svd"]
+__all__ += ["ConvexLinear", "convex_linear"]
+from .relu import ReluMLE, ReluNonconvex, relu_mle, relu_nonconvex
+
+__all__ += ["ReluMLE", "ReluNonconvex", "relu_mle", "relu_nonconvex"]

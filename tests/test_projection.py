@@ -1,0 +1,163 @@
+"""Projection onto K(α, r) ∩ col(B)⊗R^N: agreement with cvxpy, feasibility, certificate, exits."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from theory_check.solvers import project_K, project_K_cvxpy, project_l1_ball
+
+FEAS = 1e-6
+
+
+def _instance(seed, n, N, k=None, noise=1.5, r=2, alpha=1.0):
+    """Hadamard-block signal plus uniform noise: both constraints of K bind."""
+    rng = np.random.default_rng(seed)
+    q = 4
+    S = scipy.linalg.hadamard(q)[rng.permutation(q)][:, rng.permutation(q)]
+    M = alpha * np.sqrt(r / q) * np.kron(S, np.ones((n // q, N // q)))
+    M = M + rng.uniform(-noise, noise, M.shape)
+    B = None if k is None else np.linalg.qr(rng.standard_normal((n, k)))[0]
+    return M, B
+
+
+def _assert_feasible(P, alpha, r, B):
+    n, N = P.shape
+    assert np.abs(P).max() <= alpha * (1 + FEAS)
+    assert np.linalg.svd(P, compute_uv=False).sum() <= alpha * np.sqrt(r * n * N) * (1 + FEAS)
+    if B is not None:
+        assert np.linalg.norm(P - B @ (B.T @ P)) <= FEAS * np.linalg.norm(P)
+
+
+def _l1_projection_by_bisection(v, radius):
+    """Independent reference: bisection on the soft threshold θ of Σ max(|v| − θ, 0) = radius."""
+    a = np.abs(v)
+    if a.sum() <= radius:
+        return v
+    lo, hi = 0.0, a.max()
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.maximum(a - mid, 0).sum() > radius else (lo, mid)
+    return np.sign(v) * np.maximum(a - 0.5 * (lo + hi), 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(v=st.lists(st.floats(-100, 100), min_size=1, max_size=30), radius=st.floats(0, 200))
+def test_l1_ball_projection_matches_bisection(v, radius):
+    v = np.array(v)
+    x, theta = project_l1_ball(v, radius)
+    assert np.abs(x).sum() <= radius * (1 + 1e-12) + 1e-12
+    np.testing.assert_allclose(x, _l1_projection_by_bisection(v, radius), atol=1e-9)
+    assert theta >= 0
+
+
+@pytest.mark.parametrize("seed,n,N,k", [(0, 16, 12, None), (1, 20, 20, None), (2, 16, 12, 6),
+                                        (3, 20, 16, 9)])
+def test_matches_cvxpy_and_is_feasible(seed, n, N, k):
+    M, B = _instance(seed, n, N, k)
+    P, info = project_K(M, alpha=1.0, r=2, basis=B, tol=1e-10)
+    P_ref, ref_info = project_K_cvxpy(M, alpha=1.0, r=2, basis=B, tol=1e-10, max_iter=100_000)
+    assert ref_info["converged"]
+    assert info["exit"] == "iterated"  # the instance makes both constraints bind
+    assert np.linalg.norm(P - P_ref) <= 1e-5 * np.linalg.norm(P_ref)
+    _assert_feasible(P, 1.0, 2, B)
+
+
+def test_certificate_is_small_and_bounds_the_error():
+    M, B = _instance(4, 24, 16)
+    P_ref, _ = project_K(M, alpha=1.0, r=2, tol=1e-13, max_iter=50_000)
+    P, info = project_K(M, alpha=1.0, r=2, tol=1e-6)
+    assert info["converged"] and 0 <= info["certificate"] <= 1e-6
+    assert info["iterations"] >= 2
+    # error_bound = √(2 gap)/‖P‖ is a rigorous bound on the relative distance to P*.
+    assert np.linalg.norm(P - P_ref) / np.linalg.norm(P) <= info["error_bound"] + 1e-10
+    # the certificate tracks the actual relative error (within two orders of magnitude)
+    assert np.linalg.norm(P - P_ref) / np.linalg.norm(P_ref) <= 100 * info["certificate"] + 1e-12
+
+
+def test_cheap_exit_when_already_feasible():
+    rng = np.random.default_rng(5)
+    M = rng.uniform(-0.5, 0.5, (10, 8))
+    P, info = project_K(M, alpha=1.0, r=8)
+    assert info["exit"] == "feasible" and info["iterations"] == 0 and info["converged"]
+    np.testing.assert_array_equal(P, M)
+
+
+def test_cheap_exit_when_clipping_lands_in_the_nuclear_ball():
+    M = np.full((12, 10), 0.1)
+    M[0, 0], M[3, 4] = 7.0, -5.0
+    P, info = project_K(M, alpha=1.0, r=2)
+    assert info["exit"] == "clip" and info["iterations"] == 0
+    np.testing.assert_array_equal(P, np.clip(M, -1.0, 1.0))
+
+
+def test_cheap_exit_when_the_nuclear_projection_lands_in_the_box():
+    rng = np.random.default_rng(6)
+    M = 0.2 * rng.standard_normal((100, 100))
+    radius = np.sqrt(100 * 100)
+    U, s, Vt = np.linalg.svd(M)
+    expected = (U * project_l1_ball(s, radius)[0]) @ Vt
+    assert np.abs(M).max() <= 1.0 and s.sum() > radius  # only the nuclear constraint binds
+    P, info = project_K(M, alpha=1.0, r=1)
+    assert info["exit"] == "nuclear" and info["iterations"] == 1 and info["certificate"] == 0
+    np.testing.assert_allclose(P, expected, atol=1e-10)
+
+
+def test_iteration_limit_is_flagged_and_result_still_feasible():
+    M, B = _instance(7, 20, 16, noise=3.0)
+    P, info = project_K(M, alpha=1.0, r=2, max_iter=2)
+    assert info["converged"] is False and info["exit"] == "max_iter" and info["iterations"] == 2
+    assert info["certificate"] > 1e-8
+    _assert_feasible(P, 1.0, 2, None)
+
+
+def test_warm_start_from_the_solution_finishes_in_one_iteration():
+    M, B = _instance(8, 16, 16, k=10)
+    P, info = project_K(M, alpha=1.0, r=2, basis=B)
+    assert info["iterations"] > 3
+    P2, info2 = project_K(M, alpha=1.0, r=2, basis=B, warm_start=info["warm_start"])
+    assert info2["iterations"] == 1 and info2["converged"]
+    np.testing.assert_allclose(P2, P, atol=1e-12)
+    # a warm start of another shape is ignored, not an error
+    _, info3 = project_K(M[:, :8], alpha=1.0, r=2, basis=B, warm_start=info["warm_start"])
+    assert info3["converged"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 12), N=st.integers(2, 12),
+       alpha=st.floats(0.1, 3.0), r=st.floats(0.2, 4.0), scale=st.floats(0.1, 10.0),
+       subspace=st.booleans())
+def test_variational_inequality_against_feasible_points(seed, n, N, alpha, r, scale, subspace):
+    """P = P_K(M) iff ⟨M − P, Z − P⟩ <= 0 for every Z in the set: check random feasible Z."""
+    rng = np.random.default_rng(seed)
+    M = scale * rng.standard_normal((n, N))
+    B = np.linalg.qr(rng.standard_normal((n, max(1, n // 2))))[0] if subspace else None
+    P, info = project_K(M, alpha=alpha, r=r, basis=B, tol=1e-10, max_iter=20_000)
+    assert info["converged"]
+    _assert_feasible(P, alpha, r, B)
+    radius = alpha * np.sqrt(r * n * N)
+    for _ in range(5):
+        Z = rng.standard_normal((n, N))
+        Z = Z if B is None else B @ (B.T @ Z)
+        Z *= min(alpha / np.abs(Z).max(), radius / np.linalg.svd(Z, compute_uv=False).sum())
+        assert np.vdot(M - P, Z - P) <= 1e-6 * (np.linalg.norm(M) + 1) * (np.linalg.norm(Z) + 1)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"alpha": 0.0}, "alpha"), ({"alpha": -1.0}, "alpha"), ({"r": 0.0}, "^r "),
+    ({"tol": 0.0}, "tol"), ({"tol": 2.0}, "tol"), ({"max_iter": 0}, "max_iter"),
+    ({"M": np.full((3, 3), np.nan)}, "^M "), ({"M": np.ones(3)}, "^M "),
+    ({"basis": np.ones((4, 1))}, "basis"), ({"basis": np.ones((3, 1))}, "basis"),
+    ({"warm_start": "x"}, "warm_start"),
+])
+@pytest.mark.parametrize("fn", [project_K, project_K_cvxpy])
+def test_bad_inputs_raise_naming_the_parameter(fn, kwargs, match):
+    args = {"M": np.ones((3, 3)), "alpha": 1.0, "r": 1.0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        fn(args.pop("M"), **args)
+
+
+def test_cvxpy_reference_rejects_unknown_solver():
+    with pytest.raises(ValueError, match="solver"):
+        project_K_cvxpy(np.ones((3, 3)), alpha=1.0, r=1.0, solver="MOSEK-ish")

@@ -1,0 +1,185 @@
+"""Model A (Theorem 4.4, Corollary 4.7): approximately rank-r ground truth, bounded noise.
+
+Three generators of ``Z* = X̃W* ∈ K(α, r) = {‖M‖_* <= α√(rnN), ‖M‖_∞ <= α}``:
+
+* :func:`low_rank` — exactly rank r, scaled so that ``‖Z*‖_∞ = α`` (then ``‖Z*‖_* <=
+  √r‖Z*‖_F <= α√(rnN)``, so it is in K for every draw, well inside the nuclear ball);
+* :func:`power_law` — singular values ``s_i ∝ i^(−gamma)``, scaled so that ``‖Z*‖_∞ = α``;
+* :func:`hadamard` — the hard family of THEORY.md, ``c·(S ⊗ 1)`` with ``‖Z*‖_* = α√(rnN)``
+  and its q equal singular values at the noise level, on which the square-root rate is tight.
+
+Column space. Z* must equal X̃W*. When ``d >= n`` (X̃ of full row rank) every Z* does, and
+``W* = X̃⁺Z*``. When ``d < n``, col(X̃) is a d-dimensional subspace of R^n: the low-rank and
+power-law generators draw Z* inside it (``Z* = X̃AB`` and ``Z* = U_X C`` with U_X an orthonormal
+basis of col(X̃)), so their definitions carry over with ``k = d`` in place of n for the spectrum.
+The Hadamard pattern cannot lie in a random col(X̃) of dimension d < n, so :func:`hadamard`
+requires ``d >= n``.
+
+Every generator records ``meta.alpha`` (α of K), ``meta.noise_bound`` (β), ``meta.r_eff`` =
+‖Z*‖_*²/(‖Z*‖_∞² nN), ``meta.z_inf`` and ``meta.z_nuc``, and checks ``Z* ∈ K`` before returning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from ..linalg import lstsq, thin_svd
+from ..problem import Problem
+from ..validation import check_int, check_rank, check_real
+from .strong import pretrained_from
+
+#: Relative slack of the membership check ``Z* ∈ K`` (Z* = X̃W* is recomputed in floating point).
+MEMBERSHIP_RTOL = 1e-9
+
+
+def _check_sizes(n, d, N, r, sigma):
+    n = check_int("n", n, low=1)
+    d = check_int("d", d, low=1)
+    N = check_int("N", N, low=1)
+    r = check_rank(r, max_rank=min(d, N), name="r")
+    sigma = check_real("sigma", sigma, low=0.0)
+    return n, d, N, r, sigma
+
+
+def _haar(rng, m, k):
+    Q, R = np.linalg.qr(rng.standard_normal((m, k)))
+    return Q * np.sign(np.diag(R))
+
+
+def _finish(rng, X_tilde, W_star, *, alpha, r, sigma, delta, noise, **extra) -> Problem:
+    """Check ``Z* = X̃W* ∈ K(α, r)``, add the noise and the pretrained side, record the norms."""
+    n, N = X_tilde.shape[0], W_star.shape[1]
+    Z_star = X_tilde @ W_star
+    z_inf = float(np.abs(Z_star).max())
+    z_nuc = float(np.linalg.svd(Z_star, compute_uv=False).sum())
+    radius = alpha * np.sqrt(r * n * N)
+    if z_inf > alpha * (1 + MEMBERSHIP_RTOL) or z_nuc > radius * (1 + MEMBERSHIP_RTOL):
+        raise ValueError(
+            f"Z* is not in K(alpha={alpha}, r={r}): ‖Z*‖_∞ = {z_inf:.4g} (bound {alpha:.4g}), "
+            f"‖Z*‖_* = {z_nuc:.4g} (bound α√(rnN) = {radius:.4g}); increase r")
+    G, bound = noise(rng, (n, N), sigma)
+    X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta)
+    meta.update(alpha=alpha, noise_bound=bound, z_inf=z_inf, z_nuc=z_nuc,
+                r_eff=z_nuc**2 / (z_inf**2 * n * N) if z_inf > 0 else 0.0, **extra)
+    return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta)
+
+
+def low_rank(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0) -> Problem:
+    """Exactly rank-r ``Z* = X̃AB`` (A (d, r), B (r, N) Gaussian) scaled so ``‖Z*‖_∞ = alpha``.
+
+    Parameters
+    ----------
+    n, d, N : int
+        Calibration samples, input width, output width.
+    r : int
+        Rank of Z* and rank parameter of K, ``1 <= r <= min(d, N)``.
+    sigma : float, ``>= 0``
+        Noise standard deviation (the bound β follows from the noise law).
+    delta : float, ``>= 0``
+        Downstream perturbation ``X = X̃ + Δ``, ``‖Δ‖_F = delta·‖X̃‖_F`` (Corollary 4.7).
+    design, noise : callables
+        ``design(rng, n, d)`` and ``noise(rng, shape, sigma)``.
+    alpha : float, ``> 0``
+        Entry bound of K, attained by Z*.
+
+    Returns
+    -------
+    Problem
+        With ``meta.alpha``, ``meta.noise_bound``, ``meta.r_eff``, ``meta.z_inf``, ``meta.z_nuc``.
+    """
+    n, d, N, r, sigma = _check_sizes(n, d, N, r, sigma)
+    alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
+    X_tilde = design(rng, n, d)
+    W_star = rng.standard_normal((d, r)) @ rng.standard_normal((r, N))
+    W_star *= alpha / np.abs(X_tilde @ W_star).max()
+    return _finish(rng, X_tilde, W_star, alpha=alpha, r=r, sigma=sigma, delta=delta, noise=noise)
+
+
+def power_law(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
+              gamma=1.0) -> Problem:
+    """Z* with singular values ``s_i ∝ i^(−gamma)``, i = 1…min(k, N), Haar singular vectors
+    inside col(X̃) (k = min(n, d)), scaled so that ``‖Z*‖_∞ = alpha``.
+
+    Its effective rank ``r_eff`` (recorded) must not exceed r; a flat spectrum (small gamma)
+    with small r is refused with a ``ValueError``.
+
+    Parameters
+    ----------
+    n, d, N, r, sigma, delta, design, noise, alpha
+        As in :func:`low_rank`; r is the rank parameter of K (Z* has full rank).
+    gamma : float, ``>= 0``
+        Decay exponent of the spectrum.
+
+    Returns
+    -------
+    Problem
+    """
+    n, d, N, r, sigma = _check_sizes(n, d, N, r, sigma)
+    alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
+    gamma = check_real("model.gamma", gamma, low=0.0)
+    X_tilde = design(rng, n, d)
+    U_X, _, _ = thin_svd(X_tilde)
+    m = min(U_X.shape[1], N)
+    s = np.arange(1, m + 1, dtype=float) ** (-gamma)
+    C = (_haar(rng, U_X.shape[1], m) * s) @ _haar(rng, N, m).T
+    Z = U_X @ C
+    Z *= alpha / np.abs(Z).max()
+    return _finish(rng, X_tilde, lstsq(X_tilde, Z), alpha=alpha, r=r, sigma=sigma, delta=delta,
+                   noise=noise, gamma=gamma)
+
+
+def _powers_of_two_dividing(n, N):
+    q, out = 1, []
+    while n % q == 0 and N % q == 0:
+        out.append(q)
+        q *= 2
+    return out
+
+
+def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
+             q=None) -> Problem:
+    """The hard family: ``Z* = c·(S ⊗ 1_{(n/q)×(N/q)})``, S a q×q ±1 Hadamard matrix with rows
+    and columns randomly permuted, ``c = alpha·√(r/q)`` so ``‖Z*‖_* = α√(rnN)`` and
+    ``‖Z*‖_∞ = c <= α``.
+
+    Z* has q equal singular values ``c√(nN/q)``; by default q is the power of two dividing n
+    and N, in ``[r, min(n, N)]``, closest (in log scale) to the q at which they equal the noise
+    level ``sigma·(√n + √N)``: ``q* = α√(rnN)/(sigma(√n + √N))``. Requires ``d >= n`` (the
+    pattern cannot lie in a random col(X̃) of dimension d < n).
+
+    Parameters
+    ----------
+    n, d, N, r, sigma, delta, design, noise, alpha
+        As in :func:`low_rank`; r is the rank parameter of K.
+    q : int, optional
+        Size of the Hadamard matrix, a power of two dividing n and N with ``r <= q``.
+
+    Returns
+    -------
+    Problem
+        ``meta.q`` and ``meta.q_target`` (q*) are recorded too.
+    """
+    n, d, N, r, sigma = _check_sizes(n, d, N, r, sigma)
+    alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
+    if d < n:
+        raise ValueError(f"d must be >= n for the Hadamard family (its pattern must lie in "
+                         f"col(X̃)), got d = {d} < n = {n}")
+    allowed = [p for p in _powers_of_two_dividing(n, N) if r <= p <= min(n, N)]
+    noise_level = sigma * (np.sqrt(n) + np.sqrt(N))
+    q_target = alpha * np.sqrt(r * n * N) / noise_level if noise_level > 0 else np.inf
+    if q is None:
+        if not allowed:
+            raise ValueError(f"r must be <= the largest power of two dividing n = {n} and "
+                             f"N = {N} (c = α√(r/q) <= α needs q >= r), got r = {r}")
+        q = min(allowed, key=lambda p: abs(np.log(p) - np.log(q_target)))
+    else:
+        q = check_int("model.q", q, low=1)
+        if q not in allowed:
+            raise ValueError(f"model.q must be a power of two dividing n and N with "
+                             f"r <= q <= min(n, N), i.e. one of {allowed}, got {q}")
+    X_tilde = design(rng, n, d)
+    S = scipy.linalg.hadamard(q)[rng.permutation(q)][:, rng.permutation(q)]
+    Z = alpha * np.sqrt(r / q) * np.kron(S, np.ones((n // q, N // q)))
+    return _finish(rng, X_tilde, lstsq(X_tilde, Z), alpha=alpha, r=r, sigma=sigma, delta=delta,
+                   noise=noise, q=q, q_target=float(q_target))

@@ -1,0 +1,79 @@
+"""Model R (Theorem 4.9): ``Z* = X̃W* ∈ K(α, r)`` from a Model-A family, observed through ReLU.
+
+``Y = ReLU(Z* + G)`` with G i.i.d. N(0, σ²). The ground truth (X̃, W*, Z*, and the Model-A
+records α, r_eff, ‖Z*‖_∞, ‖Z*‖_*) comes from the noiseless draw of a generator of
+:mod:`theory_check.models.approx` (``family``: low_rank, power_law or hadamard), so the three
+Model-A families carry over unchanged; the noise and the observation are Model R's own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import noise as noise_laws
+from ..linalg import lstsq
+from ..problem import Problem
+from ..validation import check_choice, check_real
+from . import approx
+
+FAMILIES = {"low_rank": approx.low_rank, "power_law": approx.power_law,
+            "hadamard": approx.hadamard}
+
+
+def _noiseless(rng, shape, sigma):
+    return np.zeros(shape), 0.0
+
+
+def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, family="low_rank",
+             alpha=1.0, **params) -> Problem:
+    """Draw ``Z* ∈ K(α, r)`` from a Model-A family and observe ``Y = ReLU(Z* + G)``.
+
+    Parameters
+    ----------
+    n, d, N : int
+        Calibration samples, input width, output width.
+    r : int
+        Rank parameter of K (rank of Z* for the low_rank family), ``1 <= r <= min(d, N)``.
+    sigma : float, ``> 0``
+        Standard deviation of the Gaussian noise G.
+    delta : float
+        Must be 0: the observations are the activations themselves, there is no pretrained
+        X ≠ X̃ in Model R.
+    design : callable
+        ``design(rng, n, d)`` drawing X̃.
+    noise : callable
+        Must be :func:`theory_check.noise.gaussian` (Theorem 4.9 is about Gaussian noise).
+    family : {"low_rank", "power_law", "hadamard"}
+        Model-A generator of Z* (see :mod:`theory_check.models.approx`).
+    alpha : float, ``> 0``
+        Entry bound of K, attained by ‖Z*‖_∞.
+    **params
+        Further parameters of the family (``gamma`` for power_law, ``q`` for hadamard).
+
+    Returns
+    -------
+    Problem
+        ``X = X̃``, ``Y = ReLU(Z* + G)``, ``W = X̃⁺Y``; ``meta`` holds ``observation = "relu"``,
+        ``alpha``, ``sigma``, ``zero_fraction`` (fraction of censored entries of Y),
+        ``family``, ``noise_bound = inf`` and the family's records (``r_eff``, ``z_inf``,
+        ``z_nuc``, ...).
+    """
+    family = check_choice("model.family", family, FAMILIES)
+    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
+    delta = check_real("delta", delta, low=0.0)
+    if delta != 0.0:
+        raise ValueError(f"delta must be 0 for Model R (the activations are observed directly, "
+                         f"X = X̃), got {delta}")
+    if getattr(noise, "func", noise) is not noise_laws.gaussian:
+        raise ValueError("Model R needs Gaussian noise (noise=gaussian): Theorem 4.9's "
+                         f"likelihood is the censored Gaussian one, got {noise!r}")
+    truth = FAMILIES[family](rng, n=n, d=d, N=N, r=r, sigma=sigma, delta=0.0, design=design,
+                             noise=_noiseless, alpha=alpha, **params)
+    G, bound = noise(rng, truth.Z_star.shape, sigma)
+    Y = np.maximum(truth.Z_star + G, 0.0)
+    X_tilde = truth.X_tilde
+    meta = {k: v for k, v in truth.meta.items() if k != "effective_noise_fro"}
+    meta.update(observation="relu", sigma=sigma, noise_bound=bound, family=family,
+                zero_fraction=float(np.mean(Y == 0.0)))
+    return Problem(X_tilde=X_tilde, X=X_tilde, Y=Y, W=lstsq(X_tilde, Y), W_star=truth.W_star,
+                   Z_star=truth.Z_star, meta=meta)

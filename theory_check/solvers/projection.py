@@ -1,0 +1,369 @@
+"""Euclidean projection onto K(α, r) ∩ col(B)⊗R^N, the constraint set of Theorems 4.4 and 4.9.
+
+K(α, r) = {M (n, N) : ‖M‖_* ≤ α√(r n N), ‖M‖_∞ ≤ α}. With A = {‖M‖_* ≤ R} ∩ col(B)⊗R^N
+(R = α√(rnN)) and the box C = {‖M‖_∞ ≤ α}, the projection of M is
+
+    P* = argmin_{P ∈ A ∩ C} ½‖P − M‖_F².
+
+Both single projections are cheap: onto C by clipping; onto A by projecting on col(B) and then
+soft-thresholding the singular values (the ℓ1-ball projection of the spectrum), which stays in
+col(B). The intersection is handled through the dual of the box constraint,
+
+    max_Q  D(Q) = ½ dist²(M − Q, A) + ⟨Q, M⟩ − ½‖Q‖_F² − α‖Q‖_1,
+
+whose smooth part has the 1-Lipschitz gradient P_A(M − Q). A proximal-gradient step of length 1
+on D is exactly Dykstra's alternating projection (Q is Dykstra's box increment); we run it
+with Nesterov momentum and the gradient-based adaptive restart of O'Donoghue & Candès, which
+took 2–4× fewer iterations than plain Dykstra on Model-A instances (n = 60–120: 21–32 instead
+of 72–94 for a certificate of 1e-10). ADMM on the same splitting, at its best penalty
+(ρ = 3 of 0.03…100), needed 60–90 iterations where this needs 36–91.
+
+Certificate. Every iterate gives a dual value D(Q̂) and a feasible point
+P = min(1, α/‖Y‖_∞)·Y with Y = P_A(M − Q̂) ∈ A (A is star-shaped around 0 and so is C), hence a
+duality gap ``gap = ½‖P − M‖² − D(Q̂) ≥ ½‖P − P*‖²``. The returned ``certificate`` is
+
+    ‖Y − clip(Y)‖_F / ‖P‖_F  +  gap / (‖P‖_F ‖M − P‖_F),
+
+the feasibility residual of the A-iterate plus the gap at the scale where a relative error ε of
+P along M − P changes the objective by ≈ ε‖P‖‖M − P‖. It usually tracks the relative error of
+P, but errors orthogonal to M − P change the gap only to second order: certificates of 1e-8
+came with relative errors up to ~5e-6 on some instances. The rigorous bound
+‖P − P*‖_F ≤ √(2 gap) is reported as ``error_bound`` (relative to ‖P‖_F).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.linalg
+
+from ..validation import check_int, check_matrix, check_real
+
+#: Columns of ``basis`` must be orthonormal to this accuracy (relative, in ‖BᵀB − I‖_max).
+BASIS_ORTHONORMALITY_TOL = 1e-8
+
+
+def project_l1_ball(v, radius: float):
+    """Euclidean projection of a vector onto the ℓ1 ball ``{x : ‖x‖_1 <= radius}``.
+
+    Sort-based algorithm (Held et al. 1974; Duchi et al. 2008): with ``u`` the magnitudes in
+    decreasing order, the threshold is ``θ = (Σ_{i<=ρ} u_i − radius)/ρ`` for the largest ``ρ``
+    with ``u_ρ > θ``, and the projection is ``sign(v)·max(|v| − θ, 0)``. O(k log k).
+
+    Parameters
+    ----------
+    v : array of shape (k,)
+    radius : float, ``>= 0``
+
+    Returns
+    -------
+    x : ndarray of shape (k,)
+        The projection.
+    theta : float
+        The soft threshold (0 when ``v`` is already in the ball).
+    """
+    v = np.asarray(v, dtype=float)
+    if v.ndim != 1:
+        raise ValueError(f"v must be a 1-D array, got shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("v contains NaN or inf entries")
+    radius = check_real("radius", radius, low=0.0)
+    a = np.abs(v)
+    if a.sum() <= radius:
+        return v.copy(), 0.0
+    if radius == 0.0:
+        return np.zeros_like(v), float(a.max())
+    u = np.sort(a)[::-1]
+    thresholds = (np.cumsum(u) - radius) / np.arange(1, u.size + 1)
+    # u_1 > θ_1 holds in exact arithmetic (radius > 0); max(·, 0) keeps it under rounding.
+    rho = max(int(np.count_nonzero(u > thresholds)) - 1, 0)
+    theta = float(thresholds[rho])
+    return np.sign(v) * np.maximum(a - theta, 0.0), theta
+
+
+def _check_basis(basis, n: int):
+    if basis is None:
+        return None
+    B = check_matrix("basis", basis, rows=n)
+    if B.shape[1] > n:
+        raise ValueError(f"basis must have at most n = {n} columns, got shape {B.shape}")
+    defect = np.abs(B.T @ B - np.eye(B.shape[1])).max()
+    if defect > BASIS_ORTHONORMALITY_TOL:
+        raise ValueError(f"basis must have orthonormal columns (max |BᵀB − I| = {defect:.2e} > "
+                         f"{BASIS_ORTHONORMALITY_TOL:g}); orthonormalize it with a QR or SVD")
+    return B
+
+
+def _check_common(M, alpha, r, basis, tol, max_iter):
+    M = check_matrix("M", M)
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    r = check_real("r", r, low=0.0, low_open=True)
+    tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    B = _check_basis(basis, M.shape[0])
+    return M, alpha, r, B, tol, max_iter
+
+
+def _check_warm_start(warm_start, shape):
+    if warm_start is None:
+        return None
+    if not isinstance(warm_start, dict) or "Q" not in warm_start:
+        raise ValueError("warm_start must be the dict info['warm_start'] of a previous "
+                         f"project_K call, got {type(warm_start).__name__}")
+    Q = np.asarray(warm_start["Q"], dtype=float)
+    if Q.shape != shape:
+        # A warm start from a problem of another size carries no information: start cold.
+        return None
+    if not np.all(np.isfinite(Q)):
+        raise ValueError("warm_start['Q'] contains NaN or inf entries")
+    return Q
+
+
+def _in_subspace(Z, B):
+    return Z if B is None else B @ (B.T @ Z)
+
+
+class _NuclearProjector:
+    """P_A(Z) = B · P_{‖·‖_* <= R}(BᵀZ): the SVD runs on the k×N coordinates (k = rank B).
+
+    A full thin SVD every time. On Model-A instances the projection keeps 10–50 % of the
+    spectrum, and a warm-started partial SVD (subspace iteration from the last singular
+    vectors) was measured 3× faster at n >= 256 but left errors of up to 1e-5 at a certificate
+    of 1e-8 (errors in the triplets near the threshold barely change the objective), so it is
+    not used.
+    """
+
+    def __init__(self, B, radius):
+        self.B = B
+        self.radius = radius
+
+    def __call__(self, Z):
+        C = Z if self.B is None else self.B.T @ Z
+        U, s, Vt = scipy.linalg.svd(C, full_matrices=False, lapack_driver="gesdd",
+                                    check_finite=False)
+        s_proj, _ = project_l1_ball(s, self.radius)
+        j = int(np.count_nonzero(s_proj))
+        Y = (U[:, :j] * s_proj[:j]) @ Vt[:j]
+        return (Y if self.B is None else self.B @ Y), j
+
+
+def _nuclear_norm(Z):
+    return float(scipy.linalg.svd(Z, compute_uv=False, lapack_driver="gesdd",
+                                  check_finite=False).sum())
+
+
+def _certificate(M, Q, Y, alpha):
+    """Feasible point, certificate, feasibility residual and duality gap at the dual point Q.
+
+    ``Y = P_A(M − Q)``; the returned point is ``Y`` rescaled into the box (still in A).
+    """
+    R = M - Q - Y
+    dual = 0.5 * np.vdot(R, R) + np.vdot(Q, M) - 0.5 * np.vdot(Q, Q) - alpha * np.abs(Q).sum()
+    y_max = np.abs(Y).max()
+    P = Y if y_max <= alpha else Y * (alpha / y_max)
+    D = P - M
+    gap = max(0.5 * np.vdot(D, D) - dual, 0.0)
+    tiny = np.finfo(float).tiny
+    norm_P = max(np.linalg.norm(P), tiny)
+    feas = np.linalg.norm(Y - np.clip(Y, -alpha, alpha)) / norm_P
+    cert = feas + (gap / (norm_P * max(np.linalg.norm(D), tiny)) if gap > 0 else 0.0)
+    return P, float(cert), float(feas), float(gap)
+
+
+def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=None):
+    """Euclidean projection of ``M`` onto ``K(α, r) ∩ col(basis)⊗R^N``.
+
+    ``K(α, r) = {P : ‖P‖_* <= α√(r n N), ‖P‖_∞ <= α}``. Solved by accelerated Dykstra (FISTA
+    with adaptive restart on the dual of the box constraint), after two exact shortcuts: if
+    clipping ``M`` to the box lands in the nuclear ball (and in col(basis)), or if the
+    nuclear-ball projection lands in the box, that single projection is the answer.
+
+    Parameters
+    ----------
+    M : array of shape (n, N)
+        Matrix to project.
+    alpha : float, ``> 0``
+        Entry bound; the nuclear-norm radius is ``α√(r n N)``.
+    r : float, ``> 0``
+        Rank parameter of K (need not be an integer).
+    basis : array of shape (n, k) with orthonormal columns, optional
+        Basis of the column space the result must lie in (col(X̃) when X̃ has fewer columns
+        than rows). None: no column-space constraint (X̃ of full row rank).
+    tol : float in (0, 1]
+        Target of the certificate (a relative duality gap, see the module docstring).
+    max_iter : int, ``>= 1``
+        Maximum number of nuclear-ball projections (one SVD of a k×N matrix each).
+    warm_start : dict, optional
+        ``info["warm_start"]`` of a previous call (same shape): its dual box multiplier
+        starts the iteration. Ignored when the shapes differ.
+
+    Returns
+    -------
+    P : ndarray of shape (n, N)
+        The projection; always feasible (the final rescaling enforces the box exactly).
+    info : dict
+        ``solver`` ("dykstra"), ``iterations`` (nuclear-ball projections), ``certificate``,
+        ``converged`` (certificate <= tol), ``exit`` ("feasible", "clip", "nuclear",
+        "iterated", "max_iter"), ``feasibility``, ``gap``, ``error_bound``, ``rank`` (rank of
+        the last nuclear-ball projection), ``time``, ``warm_start`` (``{"Q": dual multiplier}``).
+    """
+    M, alpha, r, B, tol, max_iter = _check_common(M, alpha, r, basis, tol, max_iter)
+    Q = _check_warm_start(warm_start, M.shape)
+    start = time.perf_counter()
+    n, N = M.shape
+    radius = alpha * np.sqrt(r * n * N)
+    # P* = P_{K∩L}(P_L M) for the subspace L = col(B)⊗R^N (Pythagoras), so work with P_L M.
+    M = _in_subspace(M, B)
+    nuclear = _NuclearProjector(B, radius)
+
+    def done(P, exit_, iterations, cert=0.0, feas=0.0, gap=0.0, rank=None, Q=None):
+        scale = max(np.linalg.norm(P), np.finfo(float).tiny)
+        info = {
+            "solver": "dykstra",
+            "iterations": iterations,
+            "certificate": float(cert),
+            "converged": bool(cert <= tol),
+            "exit": exit_,
+            "feasibility": float(feas),
+            "gap": float(gap),
+            "error_bound": float(np.sqrt(2.0 * max(gap, 0.0)) / scale),
+            "rank": rank,
+            "time": time.perf_counter() - start,
+            "warm_start": {"Q": np.zeros_like(M) if Q is None else Q},
+        }
+        return P, info
+
+    clipped = np.clip(M, -alpha, alpha)
+    if np.array_equal(clipped, M):
+        if _nuclear_norm(M) <= radius:
+            return done(M.copy(), "feasible", 0)
+    elif B is None and _nuclear_norm(clipped) <= radius:
+        # Clipping leaves col(B) unless nothing was clipped, so this exit needs B = None.
+        return done(clipped, "clip", 0)
+
+    if Q is None:
+        Q = np.zeros_like(M)
+    Q_prev = Q
+    t = 1.0
+    for it in range(1, max_iter + 1):
+        t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        Q_hat = Q + ((t - 1.0) / t_next) * (Q - Q_prev)
+        Y, rank = nuclear(M - Q_hat)
+        P, cert, feas, gap = _certificate(M, Q_hat, Y, alpha)
+        if cert <= tol:
+            exit_ = "nuclear" if it == 1 and not Q_hat.any() else "iterated"
+            return done(P, exit_, it, cert, feas, gap, rank, Q_hat)
+        W = Q_hat + Y
+        Q_new = W - np.clip(W, -alpha, alpha)
+        # Adaptive restart: when the step opposes the momentum, drop the momentum.
+        restart = np.vdot(Q_new - Q_hat, Q_new - Q) < 0
+        Q_prev, Q, t = (Q_new, Q_new, 1.0) if restart else (Q, Q_new, t_next)
+    return done(P, "max_iter", max_iter, cert, feas, gap, rank, Q)
+
+
+#: Compiled cvxpy problems, keyed by shape, α, r and basis: re-solving with new data only
+#: updates the parameter (cvxpy's best case: no re-canonicalization).
+_CVXPY_CACHE: dict = {}
+_CVXPY_CACHE_SIZE = 8
+CVXPY_SOLVERS = ("SCS", "CLARABEL")
+
+
+def _cvxpy_problem(n, N, alpha, r, B):
+    import cvxpy as cp
+
+    key = (n, N, alpha, r, None if B is None else (B.shape, B.tobytes()))
+    if key not in _CVXPY_CACHE:
+        k = n if B is None else B.shape[1]
+        target = cp.Parameter((k, N))
+        C = cp.Variable((k, N))
+        P = C if B is None else B @ C
+        upper, lower = P <= alpha, -P <= alpha
+        # ‖BC‖_* = ‖C‖_* for orthonormal B, and ½‖BC − M‖² = ½‖C − BᵀM‖² + const.
+        problem = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(C - target)),
+                             [cp.normNuc(C) <= alpha * np.sqrt(r * n * N), upper, lower])
+        if len(_CVXPY_CACHE) >= _CVXPY_CACHE_SIZE:
+            _CVXPY_CACHE.pop(next(iter(_CVXPY_CACHE)))
+        _CVXPY_CACHE[key] = (problem, target, C, upper, lower)
+    return _CVXPY_CACHE[key]
+
+
+def project_K_cvxpy(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=None,
+                    solver="SCS"):
+    """Reference projection onto ``K(α, r) ∩ col(basis)⊗R^N`` by cvxpy (for tests and benchmarks).
+
+    The problem is compiled once per (shape, α, r, basis) with the data as a ``cp.Parameter``,
+    so later calls only re-solve. The certificate is computed as for :func:`project_K`, from
+    the solver's dual multiplier of the box constraint (one SVD), plus the violation of the
+    nuclear-norm constraint, so both solvers are judged by the same measure.
+
+    Parameters
+    ----------
+    M, alpha, r, basis, tol, max_iter
+        As in :func:`project_K`; ``tol`` is passed as the solver's absolute and relative
+        tolerances, ``max_iter`` as its iteration limit.
+    warm_start : dict, optional
+        ``info["warm_start"]`` of a previous call of the same shape: its solution seeds the solver.
+    solver : {"SCS", "CLARABEL"}
+        SCS (first-order conic) or Clarabel (interior point, accurate, slow beyond n ≈ 40).
+
+    Returns
+    -------
+    P : ndarray of shape (n, N)
+    info : dict
+        ``solver`` ("cvxpy-<solver>"), ``iterations``, ``certificate``, ``converged`` (the
+        solver reports "optimal": conic solvers stop on residuals of their conic form, so
+        ``certificate`` is the comparable accuracy measure), ``status``, ``feasibility``,
+        ``gap``, ``time`` (solve only), ``warm_start``.
+    """
+    import cvxpy as cp
+
+    M, alpha, r, B, tol, max_iter = _check_common(M, alpha, r, basis, tol, max_iter)
+    if solver not in CVXPY_SOLVERS:
+        raise ValueError(f"solver must be one of {list(CVXPY_SOLVERS)}, got {solver!r}")
+    if warm_start is not None and not isinstance(warm_start, dict):
+        raise ValueError("warm_start must be the dict info['warm_start'] of a previous call, "
+                         f"got {type(warm_start).__name__}")
+    n, N = M.shape
+    problem, target, C, upper, lower = _cvxpy_problem(n, N, alpha, r, B)
+    target.value = M if B is None else B.T @ M
+    warm = warm_start is not None and np.shape(warm_start.get("C")) == C.shape
+    if warm:
+        C.value = warm_start["C"]
+    options = ({"eps_abs": tol, "eps_rel": tol, "max_iters": max_iter} if solver == "SCS" else
+               {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "max_iter": max_iter})
+    try:
+        problem.solve(solver=solver, warm_start=warm, **options)
+    except cp.error.SolverError as exc:
+        raise RuntimeError(f"cvxpy solver {solver} failed: {exc}") from None
+    stats = problem.solver_stats
+    if C.value is None:
+        info = {"solver": f"cvxpy-{solver}", "iterations": stats.num_iters,
+                "status": problem.status, "certificate": np.inf, "converged": False,
+                "time": stats.solve_time}
+        return np.full_like(M, np.nan), info
+    P = C.value if B is None else B @ C.value
+    M_L = _in_subspace(M, B)
+    Q = upper.dual_value - lower.dual_value
+    Y, _ = _NuclearProjector(B, alpha * np.sqrt(r * n * N))(M_L - Q)
+    # Judge P itself: its constraint violations, and its objective against the dual value.
+    radius = alpha * np.sqrt(r * n * N)
+    norm_P = max(np.linalg.norm(P), np.finfo(float).tiny)
+    feas = (np.linalg.norm(P - np.clip(P, -alpha, alpha)) / norm_P
+            + max(_nuclear_norm(P if B is None else C.value) - radius, 0.0) / radius)
+    dual = 0.5 * np.linalg.norm(M_L - Q - Y) ** 2 + np.vdot(Q, M_L) - 0.5 * np.vdot(Q, Q) \
+        - alpha * np.abs(Q).sum()
+    gap = abs(0.5 * np.linalg.norm(P - M_L) ** 2 - dual)
+    cert = feas + gap / (norm_P * max(np.linalg.norm(P - M_L), np.finfo(float).tiny))
+    info = {
+        "solver": f"cvxpy-{solver}",
+        "iterations": stats.num_iters,
+        "certificate": float(cert),
+        "converged": problem.status == cp.OPTIMAL,
+        "status": problem.status,
+        "feasibility": float(feas),
+        "gap": float(gap),
+        "time": stats.solve_time,
+        "warm_start": {"C": C.value.copy()},
+    }
+    return P, info

@@ -1,0 +1,415 @@
+"""Censored-Gaussian (Tobit) maximum likelihood over K(α, r) ∩ col(X̃)⊗R^N (Theorem 4.9).
+
+With ``Y = ReLU(Z* + G)``, G i.i.d. N(0, σ²), the negative log-likelihood of a candidate
+pre-activation matrix ``M`` (n, N) is
+
+    f(M) = Σ_{Y_ij > 0} (Y_ij − M_ij)² / (2σ²)  −  Σ_{Y_ij = 0} log Φ(−M_ij / σ),
+
+convex (Φ is log-concave) with a 1/σ²-Lipschitz gradient: ``(M − Y)/σ²`` on the positive
+entries and ``λ(z)/σ`` on the zeros, ``z = −M/σ`` and ``λ = φ/Φ`` the inverse Mills ratio.
+
+:func:`tobit_apg` minimizes f over K by accelerated projected gradient (FISTA with step σ²,
+restarted whenever the objective increases) with the Theorem-4.4 projection
+(:func:`theory_check.solvers.projection.project_K`), warm-started across iterations.
+:func:`tobit_reference` is an independent path for tests and benchmarks: damped proximal
+Newton whose quadratic subproblems over K are solved by cvxpy.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.special import log_ndtr
+
+from ..validation import check_int, check_matrix, check_real
+
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+def inverse_mills(z):
+    """``λ(z) = φ(z) / Φ(z)`` for any real z, without overflow or 0/0.
+
+    Evaluated as ``exp(−z²/2 − log Φ(z) − log √(2π))`` with ``log Φ`` from
+    :func:`scipy.special.log_ndtr`, which stays accurate where Φ(z) underflows (z ≪ 0, where
+    λ(z) ≈ −z); for z ≫ 0 the result underflows to 0, its true limit.
+
+    Parameters
+    ----------
+    z : array_like
+
+    Returns
+    -------
+    ndarray of the shape of ``z``
+    """
+    z = np.asarray(z, dtype=float)
+    return np.exp(-0.5 * z * z - log_ndtr(z) - _LOG_SQRT_2PI)
+
+
+def _check_data(Y, sigma):
+    Y = check_matrix("Y", Y)
+    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
+    if np.any(Y < 0):
+        raise ValueError(
+            "Y has negative entries, but ReLU outputs are never negative: "
+            "Y must be the observed activations ReLU(Z* + G)"
+        )
+    return Y, sigma
+
+
+def tobit_loss(M, Y, *, sigma: float) -> float:
+    """Tobit negative log-likelihood f(M) (constants dropped).
+
+    Parameters
+    ----------
+    M : array of shape (n, N)
+        Candidate pre-activations.
+    Y : array of shape (n, N)
+        Observed activations, ``Y >= 0``; exact zeros are the censored entries.
+    sigma : float, ``> 0``
+        Noise standard deviation.
+
+    Returns
+    -------
+    float
+    """
+    Y, sigma = _check_data(Y, sigma)
+    M = check_matrix("M", M, rows=Y.shape[0], cols=Y.shape[1])
+    return _loss_and_grad(M, Y, Y > 0, sigma, grad=False)[0]
+
+
+def tobit_loss_and_grad(M, Y, *, sigma: float):
+    """Tobit negative log-likelihood f(M) and its gradient.
+
+    Parameters
+    ----------
+    M : array of shape (n, N)
+    Y : array of shape (n, N), ``Y >= 0``
+    sigma : float, ``> 0``
+
+    Returns
+    -------
+    f : float
+    grad : ndarray of shape (n, N)
+        ``(M − Y)/σ²`` where ``Y > 0``, ``λ(−M/σ)/σ`` where ``Y = 0``.
+    """
+    Y, sigma = _check_data(Y, sigma)
+    M = check_matrix("M", M, rows=Y.shape[0], cols=Y.shape[1])
+    return _loss_and_grad(M, Y, Y > 0, sigma, grad=True)
+
+
+def _loss_and_grad(M, Y, positive, sigma, *, grad):
+    zero = ~positive
+    r = (M[positive] - Y[positive]) / sigma
+    z = -M[zero] / sigma
+    log_cdf = log_ndtr(z)
+    f = 0.5 * float(r @ r) - float(np.sum(log_cdf))
+    if not grad:
+        return f, None
+    g = np.empty_like(M)
+    g[positive] = r / sigma
+    g[zero] = np.exp(-0.5 * z * z - log_cdf - _LOG_SQRT_2PI) / sigma
+    return f, g
+
+
+def _default_projection():
+    # Imported on first use so this module (and its tests with a stand-in projection) works
+    # independently of the Theorem-4.4 solver module.
+    from .projection import project_K
+
+    return project_K
+
+
+def _curvature_floor(y, positive, alpha, sigma):
+    """Entrywise lower bound μ_ij of f's curvature on the segment from y_ij to any point of
+    [−α, α]: 1/σ² on observed entries; on censored ones h(−M/σ)/σ² with h(z) = λ(z)(λ(z) + z)
+    decreasing in z, so its minimum sits at the most negative M = min(y_ij, −α)."""
+    mu = np.full(y.shape, 1.0 / sigma**2)
+    z = np.maximum(alpha, -y[~positive]) / sigma
+    lam = inverse_mills(z)
+    mu[~positive] = np.minimum(lam * (lam + z), 1.0) / sigma**2
+    return mu
+
+
+def _suboptimality_bound(y, x_new, positive, alpha, sigma):
+    """Upper bound on ``f(x⁺) − f*`` from the gradient mapping ``G = (y − x⁺)/σ²``.
+
+    For every z in K, smoothness, the projection's optimality and the separable curvature
+    bound μ give ``f(x⁺) − f(z) <= −σ²‖G‖²/2 + Σ_ij (G_ij δ_ij − μ_ij δ_ij²/2)`` with
+    ``δ = y − z``; maximizing over z in the box ``‖z‖_∞ <= α`` (a superset of K) is a
+    closed-form one-dimensional problem per entry.
+    """
+    step = sigma**2
+    G = (y - x_new) / step
+    mu = _curvature_floor(y, positive, alpha, sigma)
+    # δ = z − y ranges over [−α − y, α − y]; minimize G δ + μ δ²/2 there.
+    delta = np.clip(-G / np.maximum(mu, np.finfo(float).tiny), -alpha - y, alpha - y)
+    q_min = float(np.sum(G * delta + 0.5 * mu * delta * delta))
+    return max(-0.5 * step * float(np.vdot(G, G)) - q_min, 0.0)
+
+
+def tobit_apg(
+    Y,
+    *,
+    sigma: float,
+    alpha: float,
+    r: float,
+    basis=None,
+    project=None,
+    M0=None,
+    tol: float = 1e-7,
+    max_iter: int = 2000,
+    projection_tol: float = 1e-9,
+):
+    """Minimize the Tobit likelihood over ``K(α, r) ∩ col(basis)⊗R^N`` by restarted FISTA.
+
+    Iteration: ``x⁺ = P(y − σ²∇f(y))`` (σ² = 1/L), Nesterov extrapolation of ``y``, and an
+    adaptive restart (momentum reset, step redone from the last iterate) whenever
+    ``f(x⁺) > f(x)``, so the accepted iterates decrease f monotonically.
+
+    Stopping certificate: a rigorous upper bound on ``f(x⁺) − f*`` from the gradient mapping
+    ``G = (y − x⁺)/σ²`` at each step. For z in K, the 1/σ² smoothness of f, the optimality of
+    the projection, and the entrywise curvature floor μ_ij of the separable f on the segment
+    [y_ij, z_ij] (1/σ² on observed entries, ``h(max(α, −y_ij)/σ)/σ²`` on censored ones,
+    h(z) = λ(z)(λ(z) + z)) give
+
+        f(x⁺) − f(z) <= −σ²‖G‖²/2 + Σ_ij (G_ij δ_ij − μ_ij δ_ij²/2),   δ = y − z;
+
+    the right side is maximized in closed form over z in the box ``‖z‖_∞ <= α`` ⊇ K. It is
+    at most ``‖G‖(‖y − x⁺‖ + 2α√(nN))`` and much smaller where f is strongly convex.
+    ``certificate`` is the bound divided by ``max(f(x⁺), 1)``: the relative suboptimality of
+    the returned point is below it (up to the projection's own accuracy, ``projection_tol``).
+
+    Parameters
+    ----------
+    Y : array of shape (n, N)
+        Observed activations (``>= 0``, not all zero).
+    sigma : float, ``> 0``
+        Noise standard deviation; also sets the step σ².
+    alpha : float, ``> 0``
+        Entry bound of K; the nuclear-norm bound is ``α√(r n N)``.
+    r : float, ``> 0``
+        Rank parameter of K.
+    basis : array of shape (n, k) with orthonormal columns, optional
+        Basis of col(X̃) when X̃ does not have full row rank; None for no column constraint.
+    project : callable, optional
+        ``project(M, *, alpha, r, basis, tol, warm_start) -> (P, info)`` with ``info`` holding
+        ``certificate``, ``converged`` and ``warm_start``; default: the Theorem-4.4 projection
+        :func:`theory_check.solvers.projection.project_K`.
+    M0 : array of shape (n, N), optional
+        Starting point (projected first); default: the projection of Y.
+    tol : float in (0, 1)
+        Target of the certificate.
+    max_iter : int, ``>= 1``
+        Maximum number of projected-gradient steps.
+    projection_tol : float in (0, 1)
+        Tolerance passed to every projection.
+
+    Returns
+    -------
+    M_hat : ndarray of shape (n, N)
+    info : dict
+        ``solver``, ``iterations``, ``certificate``, ``converged``, ``objective``,
+        ``restarts``, ``projection_certificate`` (the worst of the projections accepted),
+        ``projection_iterations`` (total), ``time``.
+    """
+    Y, sigma = _check_data(Y, sigma)
+    if not np.any(Y > 0):
+        raise ValueError("Y is all zero: every activation is censored and the likelihood "
+                         "carries no information about the scale of Z*")
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    r = check_real("r", r, low=0.0, low_open=True)
+    tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
+    projection_tol = check_real("projection_tol", projection_tol, low=0.0, high=1.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    n, N = Y.shape
+    if basis is not None:
+        basis = check_matrix("basis", basis, rows=n)
+    if M0 is not None:
+        M0 = check_matrix("M0", M0, rows=n, cols=N)
+    if project is None:
+        project = _default_projection()
+
+    start = time.perf_counter()
+    positive = Y > 0
+    step = sigma**2
+    proj_iters = 0
+    proj_cert = 0.0
+    warm = None
+
+    def P(A):
+        nonlocal warm, proj_iters
+        out, pinfo = project(A, alpha=alpha, r=r, basis=basis, tol=projection_tol,
+                             warm_start=warm)
+        warm = pinfo.get("warm_start")
+        proj_iters += int(pinfo.get("iterations", 0))
+        return out, pinfo
+
+    x, pinfo = P(Y if M0 is None else M0)
+    proj_cert = float(pinfo["certificate"])
+    proj_ok = bool(pinfo["converged"])
+    fx, gx = _loss_and_grad(x, Y, positive, sigma, grad=True)
+    x_prev = x
+    y, gy = x, gx
+    t = 1.0
+    restarts = 0
+    certificate = np.inf
+    converged = False
+    it = 0
+    while it < max_iter:
+        it += 1
+        x_new, pinfo = P(y - step * gy)
+        f_new, g_new = _loss_and_grad(x_new, Y, positive, sigma, grad=True)
+        if f_new > fx and y is not x:
+            # Momentum overshot: drop it and redo a plain projected-gradient step from x,
+            # which cannot increase f (descent lemma with step 1/L).
+            restarts += 1
+            t = 1.0
+            x_prev = x
+            y, gy = x, gx
+            continue
+        certificate = _suboptimality_bound(y, x_new, positive, alpha, sigma) / max(f_new, 1.0)
+        proj_cert = max(proj_cert, float(pinfo["certificate"]))
+        proj_ok = proj_ok and bool(pinfo["converged"])
+        x_prev, x, fx, gx = x, x_new, f_new, g_new
+        if certificate <= tol:
+            converged = proj_ok
+            break
+        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        y = x + ((t - 1.0) / t_new) * (x - x_prev)
+        t = t_new
+        gy = _loss_and_grad(y, Y, positive, sigma, grad=True)[1]
+
+    info = {
+        "solver": "tobit_apg",
+        "iterations": it,
+        "certificate": float(certificate),
+        "converged": bool(converged),
+        "objective": float(fx),
+        "restarts": restarts,
+        "projection_certificate": proj_cert,
+        "projection_iterations": proj_iters,
+        "time": time.perf_counter() - start,
+    }
+    return x, info
+
+
+def _curvature(M, positive, sigma):
+    """Diagonal of ∇²f: 1/σ² on positive entries, ``λ(z)(λ(z) + z)/σ²`` (in (0, 1/σ²)) on zeros."""
+    z = -M / sigma
+    lam = inverse_mills(z)
+    h = np.where(positive, 1.0, lam * (lam + z))
+    # Floor the vanishing curvature deep in the censored region so that the quadratic
+    # subproblems stay well posed; any positive diagonal still gives a descent direction.
+    return np.clip(h, 1e-8, 1.0) / sigma**2
+
+
+def tobit_reference(
+    Y,
+    *,
+    sigma: float,
+    alpha: float,
+    r: float,
+    basis=None,
+    solver: str = "SCS",
+    tol: float = 1e-10,
+    max_iter: int = 50,
+    solver_options: dict | None = None,
+):
+    """Reference minimizer of the Tobit likelihood over K: damped proximal Newton with cvxpy.
+
+    Each step minimizes the exact second-order model of f at the current iterate (diagonal
+    Hessian, see ``_curvature``) over ``K(α, r) ∩ col(basis)⊗R^N`` with cvxpy (the nuclear-norm
+    ball as a semidefinite constraint), then backtracks along the segment to the model's
+    minimizer (which stays in K) until the Armijo condition holds. The objective is always
+    the exact one (``log_ndtr``); cvxpy never sees ``log Φ``, so its ``log_normcdf``
+    approximation plays no role. Meant for small instances (tests, benchmarks).
+
+    Parameters
+    ----------
+    Y : array of shape (n, N), ``>= 0``
+    sigma, alpha, r : float, ``> 0``
+    basis : array of shape (n, k), optional
+        Orthonormal basis of col(X̃); None for no column constraint.
+    solver : str
+        cvxpy conic solver for the subproblems ("SCS" or "CLARABEL"; Clarabel is more
+        accurate per solve but takes tens of seconds beyond n = N = 30).
+    tol : float
+        Stop when the Newton decrement ``−⟨∇f, Δ⟩`` falls below ``tol · max(f, 1)``.
+    max_iter : int
+        Maximum number of Newton steps.
+    solver_options : dict, optional
+        Passed to ``Problem.solve``; default for SCS ``eps_abs = eps_rel = 1e-9``.
+
+    Returns
+    -------
+    M_hat : ndarray of shape (n, N)
+    info : dict
+        ``solver``, ``iterations``, ``certificate`` (last decrement / max(f, 1)), ``converged``,
+        ``objective``, ``time``.
+    """
+    import cvxpy as cp
+
+    Y, sigma = _check_data(Y, sigma)
+    if not np.any(Y > 0):
+        raise ValueError("Y is all zero: the Tobit likelihood has no finite minimizer scale")
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    r = check_real("r", r, low=0.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    if solver_options is None:
+        solver_options = ({"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000}
+                          if solver == "SCS" else {})
+    n, N = Y.shape
+    start = time.perf_counter()
+    positive = Y > 0
+
+    if basis is None:
+        C = cp.Variable((n, N))
+        M_var = C
+    else:
+        basis = check_matrix("basis", basis, rows=n)
+        C = cp.Variable((basis.shape[1], N))
+        M_var = basis @ C
+    g = cp.Parameter((n, N))
+    h_sqrt = cp.Parameter((n, N), nonneg=True)
+    center = cp.Parameter((n, N))  # h_sqrt ⊙ x, so the objective stays DPP
+    objective = cp.sum(cp.multiply(g, M_var)) + 0.5 * cp.sum_squares(
+        cp.multiply(h_sqrt, M_var) - center)
+    constraints = [cp.normNuc(C) <= alpha * np.sqrt(r * n * N), cp.abs(M_var) <= alpha]
+    qp = cp.Problem(cp.Minimize(objective), constraints)
+
+    x = np.zeros((n, N))  # the centre of K: always feasible
+    fx, gx = _loss_and_grad(x, Y, positive, sigma, grad=True)
+    decrement = np.inf
+    converged = False
+    it = 0
+    while it < max_iter:
+        it += 1
+        hs = np.sqrt(_curvature(x, positive, sigma))
+        g.value, h_sqrt.value, center.value = gx, hs, hs * x
+        qp.solve(solver=solver, **solver_options)
+        if M_var.value is None:
+            raise RuntimeError(f"cvxpy/{solver} failed on a Newton subproblem: {qp.status}")
+        direction = np.asarray(M_var.value) - x
+        decrement = -float(np.sum(gx * direction))
+        if decrement <= tol * max(fx, 1.0):
+            converged = True
+            break
+        t = 1.0
+        while True:
+            f_try = _loss_and_grad(x + t * direction, Y, positive, sigma, grad=False)[0]
+            if f_try <= fx - 0.25 * t * decrement or t < 1e-12:
+                break
+            t *= 0.5
+        x = x + t * direction
+        fx, gx = _loss_and_grad(x, Y, positive, sigma, grad=True)
+
+    info = {
+        "solver": f"prox_newton_cvxpy_{solver.lower()}",
+        "iterations": it,
+        "certificate": float(abs(decrement) / max(fx, 1.0)),
+        "converged": converged,
+        "objective": float(fx),
+        "time": time.perf_counter() - start,
+    }
+    return x, info
