@@ -53,6 +53,8 @@ def test_verdict_rules():
     assert claim_verdict("tight", 0.5, (np.nan, np.nan)).startswith("bound violated")
     assert baseline_verdict(0.02).startswith("does not follow the rate: plateau")
     assert baseline_verdict(0.6).startswith("changes slower")
+    assert baseline_verdict(1.05).startswith("follows the rate")
+    assert baseline_verdict(1.6).startswith("changes faster")
 
 
 def test_analyze_gives_one_verdict_row_per_sweep_and_estimator():

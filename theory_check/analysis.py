@@ -139,6 +139,8 @@ def baseline_verdict(b: float) -> str:
     """What a baseline's fitted exponent says (no theorem covers it)."""
     if not np.isfinite(b):
         return "no fit"
+    if b > 1 + EXPONENT_TOLERANCE:
+        return f"changes faster than the rate (exponent {b:.2f})"
     if b >= 1 - EXPONENT_TOLERANCE:
         return f"follows the rate (exponent {b:.2f})"
     if b >= 0.25:

@@ -63,7 +63,10 @@ def rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame, path:
         varied = pts["varied"].iloc[0]
         ax.set_xscale("log")
         ax.set_yscale("log")
-        # Labels on decades only: minor-tick labels of short log ranges overlap.
+        # Ticks at the sweep's own values: log-axis defaults overlap or vanish on short ranges.
+        xs = np.sort(pts["x"].unique())
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(xs))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([f"{x:g}" for x in xs]))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(SYMBOLS.get(varied, varied))
         ax.set_ylabel("MSE  ‖X̃(Ŵ−W*)‖²/(nN)")

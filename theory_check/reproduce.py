@@ -63,6 +63,8 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
     for i, fig in enumerate(selected, 1):
         print(f"[{i}/{len(selected)}] {fig.figure}: {fig.title}", flush=True)
         if fig.runner:
+            if skip_runs:
+                continue
             t = time.perf_counter()
             (sections / f"{fig.figure}.md").write_text(run_runner(fig, scale, root, jobs))
             print(f"    done in {time.perf_counter() - t:.0f} s", flush=True)
@@ -108,7 +110,8 @@ def main(argv=None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="parallel runs (joblib workers)")
     parser.add_argument("--only", nargs="*", help="figure names to (re)build; default: all")
     parser.add_argument("--skip-runs", action="store_true",
-                        help="only fit, plot and report from the stored tables")
+                        help="only fit, plot and report from the stored tables (runner figures "
+                             "keep their last tables, figure and report section)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")

@@ -7,8 +7,9 @@ the estimator receives ``X̃ = [X̃_l, 1]`` (n, d + 1), ``X = [X_l, 1]``, the au
 ``W_aug = [[W_l], [b_l]]`` (d + 1, N) and ``Y = X W_aug`` (n, N), and returns an augmented
 estimate whose last row is the compressed layer's own bias.
 
-An estimator is a callable ``(X_tilde, X, W_aug, Y, rank, **params) -> W_hat_aug`` or the name
-of an entry of :data:`ESTIMATORS`; adding an estimator by name is one adapter in that dict.
+An estimator is a callable ``(X_tilde, X, W_aug, Y, rank, **params) -> W_hat_aug`` (or
+``(W_hat_aug, info)`` with the solver's ``converged`` and ``certificate``) or the name of an entry
+of :data:`ESTIMATORS`; adding an estimator by name is one adapter in that dict.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..estimators import data_svd, weight_svd
+from ..estimators import convex_linear, data_svd, relu_mle, relu_nonconvex, weight_svd
 from ..validation import check_int, check_matrix
 
 Layer = tuple[np.ndarray, np.ndarray]
@@ -31,24 +32,63 @@ def _weight_svd_adapter(X_tilde, X, W_aug, Y, rank):
     return np.vstack([weight_svd(W, min(rank, min(W.shape))), b])
 
 
-def _data_svd_adapter(X_tilde, X, W_aug, Y, rank, *, rcond=None):
-    # min over rank(W') <= r and a free bias b' of ‖X̃_l W' + 1 b'ᵀ − Y‖_F: for any W' the best
-    # bias is the column mean of the residual, so centring X̃_l and Y removes the bias exactly and
-    # the rank budget is spent on the weight alone (the storage r(d + N) + N of the result).
+def _centred(X_tilde, Y):
+    # For any weight W' the best free bias is the column mean of the residual, so fitting the
+    # centred X̃_l and Y removes the bias exactly and the rank budget is spent on the weight
+    # alone (the storage r(d + N) + N of the result).
     X_l = X_tilde[:, :-1]
-    x_mean = X_l.mean(axis=0)
-    y_mean = Y.mean(axis=0)
-    W_hat = data_svd(X_l - x_mean, Y - y_mean, rank, rcond=rcond)
-    return np.vstack([W_hat, (y_mean - x_mean @ W_hat)[None, :]])
+    x_mean, y_mean = X_l.mean(axis=0), Y.mean(axis=0)
+    return X_l - x_mean, Y - y_mean, lambda W_hat: np.vstack([W_hat, (y_mean - x_mean @ W_hat)[None, :]])
+
+
+def _data_svd_adapter(X_tilde, X, W_aug, Y, rank, *, rcond=None):
+    # min over rank(W') <= r and a free bias b' of ‖X̃_l W' + 1 b'ᵀ − Y‖_F.
+    X_c, Y_c, with_bias = _centred(X_tilde, Y)
+    return with_bias(data_svd(X_c, Y_c, rank, rcond=rcond))
+
+
+def _convex_linear_adapter(X_tilde, X, W_aug, Y, rank, *, alpha=None, **solver_options):
+    # Theorem 4.4's estimator on the centred pre-activations. α defaults to their largest
+    # entry, the tightest entry bound the target itself satisfies.
+    X_c, Y_c, with_bias = _centred(X_tilde, Y)
+    alpha = float(np.abs(Y_c).max()) if alpha is None else alpha
+    W_hat, info = convex_linear(X_c, Y_c, alpha=alpha, rank=rank, return_info=True,
+                                **solver_options)
+    return with_bias(W_hat), info
+
+
+def _relu_rank(X_tilde, Y, rank):
+    # Centring does not commute with ReLU, so the ReLU estimators fit [X̃_l, 1] directly and the
+    # bias takes one more dimension of the factorization.
+    return min(rank + 1, X_tilde.shape[1], Y.shape[1])
+
+
+def _relu_mle_adapter(X_tilde, X, W_aug, Y, rank, *, sigma, alpha=None, **solver_options):
+    # Theorem 4.9's Tobit estimator fitted to the layer's activations ReLU(Y), which is what the
+    # next layer consumes; σ (the noise level assumed around the pre-activations) must be given.
+    alpha = float(np.abs(Y).max()) if alpha is None else alpha
+    return relu_mle(X_tilde, np.maximum(Y, 0.0), alpha=alpha, rank=_relu_rank(X_tilde, Y, rank),
+                    sigma=sigma, return_info=True, **solver_options)
+
+
+def _relu_nonconvex_adapter(X_tilde, X, W_aug, Y, rank, **solver_options):
+    return relu_nonconvex(X_tilde, np.maximum(Y, 0.0), rank=_relu_rank(X_tilde, Y, rank),
+                          return_info=True, **solver_options)
 
 
 #: Estimators selectable by name: ``adapter(X_tilde, X, W_aug, Y, rank, **params) -> W_hat_aug``,
 #: all arrays augmented with the ones column / bias row as described in the module docstring;
-#: ``params`` are the estimator's options (``data_svd``: ``rcond``).
+#: ``params`` are the estimator's options (``data_svd``: ``rcond``; ``convex_linear``:
+#: ``alpha``, solver options; ``relu_mle``: ``sigma`` (required), ``alpha``, solver options).
 ESTIMATORS: dict[str, Callable] = {
     "weight_svd": _weight_svd_adapter,
     "data_svd": _data_svd_adapter,
+    "convex_linear": _convex_linear_adapter,
+    "relu_mle": _relu_mle_adapter,
+    "relu_nonconvex": _relu_nonconvex_adapter,
 }
+#: Estimators that fit activations ReLU(Y): they need a ReLU after the layer.
+FIT_ACTIVATIONS = {"relu_mle", "relu_nonconvex"}
 
 
 def _resolve_estimator(estimator) -> tuple[str, Callable]:
@@ -172,9 +212,11 @@ def compress_sequential(
         One rank for every compressed layer, or one per compressed layer;
         ``1 <= rank_l <= min(d_l, N_l)``.
     estimator : str or callable
-        A name in :data:`ESTIMATORS` (``"weight_svd"``, ``"data_svd"``) or a callable
-        ``(X_tilde, X, W_aug, Y, rank, **estimator_params) -> W_hat_aug`` returning shape
-        (d_l + 1, N_l).
+        A name in :data:`ESTIMATORS` (``"weight_svd"``, ``"data_svd"``, ``"convex_linear"``,
+        ``"relu_mle"``, ``"relu_nonconvex"``; the last two fit ReLU activations and need
+        ``compress_last=False``) or a callable
+        ``(X_tilde, X, W_aug, Y, rank, **estimator_params) -> W_hat_aug`` (or
+        ``(W_hat_aug, info)``) returning shape (d_l + 1, N_l).
     estimator_params : dict, optional
         Keyword options of the estimator, e.g. ``{"rcond": 1e-3}`` for ``"data_svd"`` (singular
         values of the centred ``X̃_l`` below ``rcond · s_max`` are cut, which keeps Ŵ from
@@ -191,13 +233,17 @@ def compress_sequential(
         ``input_mismatch`` = ‖X̃_l − X_l‖_F / ‖X_l‖_F, ``mse`` = ‖X̃ Ŵ − Y‖_F² / (nN) and
         ``rel_error`` = ‖X̃ Ŵ − Y‖_F / ‖Y‖_F on the calibration set,
         ``params`` = min(r(d + N), dN) + N (factored or dense weight, plus bias) against
-        ``params_full`` = dN + N, ``wall_time`` in seconds.
+        ``params_full`` = dN + N, ``wall_time`` in seconds, and the solver's ``converged`` and
+        ``certificate`` (True and 0.0 for closed forms).
     """
     layers = check_layers(layers)
     X_calib = check_matrix("layer 1: X_calib", X_calib, cols=layers[0][0].shape[0])
     ranks = _check_ranks(ranks, layers, compress_last)
     name, fit = _resolve_estimator(estimator)
     params = dict(estimator_params or {})
+    if name in FIT_ACTIVATIONS and len(ranks) == len(layers):
+        raise ValueError(f"layer {len(layers)}: estimator {name!r} fits ReLU activations, but no "
+                         "ReLU follows the last layer; use compress_last=False")
 
     n = X_calib.shape[0]
     ones = np.ones((n, 1))
@@ -212,6 +258,9 @@ def compress_sequential(
             X_tilde_aug = np.hstack([X_tilde, ones])
             start = time.perf_counter()
             W_hat = fit(X_tilde_aug, X_aug, W_aug, Y, ranks[l - 1], **params)
+            info = {}
+            if isinstance(W_hat, tuple):
+                W_hat, info = W_hat
             W_hat = np.asarray(W_hat, dtype=float)
             wall_time = time.perf_counter() - start
             if W_hat.shape != (d + 1, N) or not np.all(np.isfinite(W_hat)):
@@ -231,6 +280,8 @@ def compress_sequential(
                 "params": min(ranks[l - 1] * (d + N), d * N) + N,
                 "params_full": d * N + N,
                 "wall_time": wall_time,
+                "converged": bool(info.get("converged", True)),
+                "certificate": float(info.get("certificate", 0.0)),
             })
             W_new, b_new = W_hat[:-1], W_hat[-1]
         else:

@@ -143,7 +143,9 @@ def _suboptimality_bound(y, x_new, positive, alpha, sigma):
     G = (y - x_new) / step
     mu = _curvature_floor(y, positive, alpha, sigma)
     # δ = z − y ranges over [−α − y, α − y]; minimize G δ + μ δ²/2 there.
-    delta = np.clip(-G / np.maximum(mu, np.finfo(float).tiny), -alpha - y, alpha - y)
+    # Where μ underflows the minimizer sits at a box edge: the overflow to ±inf is clipped there.
+    with np.errstate(over="ignore"):
+        delta = np.clip(-G / np.maximum(mu, np.finfo(float).tiny), -alpha - y, alpha - y)
     q_min = float(np.sum(G * delta + 0.5 * mu * delta * delta))
     return max(-0.5 * step * float(np.vdot(G, G)) - q_min, 0.0)
 
