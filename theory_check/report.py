@@ -46,6 +46,10 @@ def verdict_paragraph(v, fig: Figure) -> str:
             f"(95% bootstrap interval over seeds [{v.ci_low:.2f}, {v.ci_high:.2f}]; predicted 1). "
             f"MSE/rate goes from {_fmt(v.constant_first)} at the first point to "
             f"{_fmt(v.constant_last)} at the last (C = {_fmt(v.constant)}).")
+    if (v.role == "estimator" and v.claim != "sharp" and v.fitted_exponent > 1.1
+            and v.constant_last < v.constant_first):
+        text += (f" The MSE falls faster than the bound: MSE/rate shrinks by a factor "
+                 f"{v.constant_first / v.constant_last:.2g} over the sweep.")
     if np.isfinite(v.reference_ratio_min):
         text += (f" MSE / {fig.reference} stays within [{v.reference_ratio_min:.2f}, "
                  f"{v.reference_ratio_max:.2f}].")
@@ -56,6 +60,29 @@ def verdict_paragraph(v, fig: Figure) -> str:
         text += (f" Log factor log(nN)^p: {v.log_exponent_fits}; flattest MSE/rate at "
                  f"p = {v.best_log_exponent:g}.")
     return text + f" Verdict: **{v.verdict}**."
+
+
+def theorem_synthesis(rows: pd.DataFrame) -> str:
+    """One paragraph per theorem: how many sweeps got which verdict, and the baselines' story."""
+    main = rows[rows["role"] == "estimator"]
+    if main.empty:
+        return ""
+    kinds = main["verdict"].str.split(":|;| with C", regex=True).str[0].value_counts()
+    text = (f"{len(main)} sweeps of {', '.join(sorted(main['estimator'].unique()))}: "
+            + ", ".join(f"{k} × {v}" for v, k in kinds.items()) + ".")
+    failed = int(rows["n_error"].sum() + rows["n_not_converged"].sum())
+    text += (f" {failed} runs failed or did not converge and were left out of the fits."
+             if failed else " No run failed or hit its iteration limit.")
+    base = rows[rows["role"] == "baseline"]
+    if len(base):
+        worst = base.loc[base["mse_ratio_to_estimator"].idxmax()]
+        plateaus = base[base["verdict"].str.startswith("does not follow")]
+        text += (f" Largest baseline gap: {worst.estimator} on {worst.sweep}, "
+                 f"{worst.mse_ratio_to_estimator:.2g}× the MSE of the theorem's estimator.")
+        if len(plateaus):
+            text += (" Baselines that plateau: "
+                     + ", ".join(f"{p.estimator} on {p.sweep}" for p in plateaus.itertuples()) + ".")
+    return text
 
 
 def provenance_md(results: pd.DataFrame) -> str:
@@ -85,7 +112,8 @@ def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.
         out += ["## Summary", "", verdict_table_md(main), ""]
     theorems = [t for t in THEOREM_TITLES if any(f.theorem == t for f in figures)]
     for theorem in theorems:
-        out += [f"## {THEOREM_TITLES[theorem]}", ""]
+        out += [f"## {THEOREM_TITLES[theorem]}", "",
+                theorem_synthesis(verdicts[verdicts["theorem"] == theorem]), ""]
         for fig in (f for f in figures if f.theorem == theorem and f.sweeps):
             rows = verdicts[verdicts["figure"] == fig.figure]
             out += [f"### {fig.title}", "", f"![{fig.figure}](figures/{fig.figure}.png)", ""]

@@ -154,16 +154,19 @@ def evaluate(net: SyntheticNetwork, estimators, rank: int) -> list[dict]:
         One per (network, split, layer): ``estimator`` (the label; "pretrained" for the
         uncompressed network), ``split`` ("calibration" or "test"), ``layer``, ``mse`` = ‖Ẑ_l − Z*_l‖_F² / (nN)
         against the ground-truth network's pre-activations (errors of upstream layers included),
-        ``rel_error`` = ‖Ẑ_l − Z*_l‖_F / ‖Z*_l‖_F, and ``mse_local`` = ‖[X̃_l, 1]([Ŵ_l; b̂_l] −
+        ``rel_error`` = ‖Ẑ_l − Z*_l‖_F / ‖Z*_l‖_F, ``converged`` (every layer's solve certified),
+        ``mse_local`` = ‖[X̃_l, 1]([Ŵ_l; b̂_l] −
         [W*_l; b*_l])‖_F² / (nN), the one-layer metric of the theorems on the network's own
         inputs ``X̃_l``, and ``mse_pretrained`` = ‖Ẑ_l − Z_l‖_F² / (nN) against the pretrained
         network's pre-activations ``Z_l`` (the compression error proper).
     """
     networks = {"pretrained": net.pretrained}
+    converged = {"pretrained": True}
     for label, spec in estimators.items():
         options = {k: v for k, v in spec.items() if k != "name"}
-        networks[label], _ = compress_sequential(net.pretrained, net.X_calib, rank, spec["name"],
-                                                 estimator_params=options)
+        networks[label], diagnostics = compress_sequential(
+            net.pretrained, net.X_calib, rank, spec["name"], estimator_params=options)
+        converged[label] = all(d["converged"] for d in diagnostics)
     rows = []
     for split, X in (("calibration", net.X_calib), ("test", net.X_test)):
         Z_star = preactivations(net.truth, X)
@@ -177,6 +180,7 @@ def evaluate(net: SyntheticNetwork, estimators, rank: int) -> list[dict]:
                 local = X_tilde @ (W - W_star) + (b - b_star)
                 rows.append({
                     "estimator": name, "split": split, "layer": l, "n": n, "N": N,
+                    "converged": converged[name],
                     "mse": err**2 / (n * N),
                     "rel_error": err / np.linalg.norm(Z_star[l - 1]),
                     "mse_pretrained": float(np.sum((Z_hat[l - 1] - Z_pre[l - 1]) ** 2) / (n * N)),
