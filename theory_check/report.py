@@ -70,9 +70,11 @@ def theorem_synthesis(rows: pd.DataFrame) -> str:
     kinds = main["verdict"].str.split(":|;| with C", regex=True).str[0].value_counts()
     text = (f"{len(main)} sweeps of {', '.join(sorted(main['estimator'].unique()))}: "
             + ", ".join(f"{k} × {v}" for v, k in kinds.items()) + ".")
-    failed = int(rows["n_error"].sum() + rows["n_not_converged"].sum())
-    text += (f" {failed} runs failed or did not converge and were left out of the fits."
-             if failed else " No run failed or hit its iteration limit.")
+    failed = (rows["n_error"] + rows["n_not_converged"]).groupby(rows["estimator"]).sum()
+    failed = failed[failed > 0]
+    text += (" Runs that failed or hit their iteration limit, left out of the fits: "
+             + ", ".join(f"{est} {int(k)}" for est, k in failed.items()) + "."
+             if len(failed) else " No run failed or hit its iteration limit.")
     base = rows[rows["role"] == "baseline"]
     if len(base):
         worst = base.loc[base["mse_ratio_to_estimator"].idxmax()]
