@@ -36,3 +36,18 @@ def lstsq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Minimum-norm least-squares solution of ``A X = B`` through the SVD of ``A``."""
     U, s, Vt = thin_svd(A)
     return Vt.T @ ((U.T @ B) / s[:, None])
+
+
+class ColumnSpace:
+    """col(X̃) through the thin SVD ``X̃ = U_k Σ_k V_kᵀ``, for estimators that solve in
+    pre-activation space: the orthonormal ``basis`` their constraint ``M ∈ col(X̃)⊗R^N`` needs
+    (None when X̃ has full row rank and the constraint is void) and the map ``M ↦ X̃⁺M``.
+    """
+
+    def __init__(self, X_tilde: np.ndarray):
+        self.U, self.s, self.Vt = thin_svd(X_tilde)
+        self.basis = None if self.U.shape[1] == X_tilde.shape[0] else self.U
+
+    def weight(self, M: np.ndarray) -> np.ndarray:
+        """Minimum-norm ``Ŵ`` (d, N) with ``X̃Ŵ = P_{col X̃} M``."""
+        return self.Vt.T @ ((self.U.T @ M) / self.s[:, None])

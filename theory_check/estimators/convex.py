@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from ..linalg import thin_svd
+from ..linalg import ColumnSpace
 from ..problem import Problem
 from ..solvers.projection import project_K, project_K_cvxpy
 from ..validation import check_choice, check_int, check_matrix, check_rank, check_real
@@ -60,11 +60,10 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
     check_choice("solver", solver, SOLVERS)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
-    U, s, Vt = thin_svd(X_tilde)
-    basis = None if U.shape[1] == n else U
-    M_hat, info = SOLVERS[solver](Y, alpha=alpha, r=rank, basis=basis, tol=tol,
+    col = ColumnSpace(X_tilde)
+    M_hat, info = SOLVERS[solver](Y, alpha=alpha, r=rank, basis=col.basis, tol=tol,
                                   max_iter=max_iter, warm_start=warm_start)
-    W_hat = Vt.T @ ((U.T @ M_hat) / s[:, None])
+    W_hat = col.weight(M_hat)
     return (W_hat, info) if return_info else W_hat
 
 

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import scipy.optimize
 
-from ..linalg import thin_svd
+from ..linalg import ColumnSpace, thin_svd
 from ..problem import Problem
 from ..solvers.tobit import tobit_apg
 from ..validation import check_int, check_matrix, check_rank, check_real
@@ -74,12 +74,10 @@ def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
-    n = X_tilde.shape[0]
-    U, s, Vt = thin_svd(X_tilde)
-    basis = U if U.shape[1] < n else None
-    M_hat, info = tobit_apg(Y, sigma=sigma, alpha=alpha, r=rank, basis=basis, tol=tol,
+    col = ColumnSpace(X_tilde)
+    M_hat, info = tobit_apg(Y, sigma=sigma, alpha=alpha, r=rank, basis=col.basis, tol=tol,
                             max_iter=max_iter)
-    W_hat = Vt.T @ ((U.T @ M_hat) / s[:, None])
+    W_hat = col.weight(M_hat)
     return (W_hat, info) if return_info else W_hat
 
 

@@ -167,7 +167,9 @@ def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
                          f"col(X̃)), got d = {d} < n = {n}")
     allowed = [p for p in _powers_of_two_dividing(n, N) if r <= p <= min(n, N)]
     noise_level = sigma * (np.sqrt(n) + np.sqrt(N))
-    q_target = alpha * np.sqrt(r * n * N) / noise_level if noise_level > 0 else np.inf
+    # A vanishing noise level puts q* beyond every allowed q: the largest is chosen.
+    with np.errstate(over="ignore", divide="ignore"):
+        q_target = alpha * np.sqrt(r * n * N) / noise_level if noise_level > 0 else np.inf
     if q is None:
         if not allowed:
             raise ValueError(f"r must be <= the largest power of two dividing n = {n} and "
