@@ -141,3 +141,13 @@ def test_unknown_target_is_refused(make_cfg):
     cfg.estimator.data_svd._target_ = "theory_check.estimators.NoSuchEstimator"
     with pytest.raises(ValueError, match="estimator 'data_svd'"):
         run(cfg)
+
+
+def test_non_finite_estimate_is_an_error_row(make_cfg, monkeypatch):
+    import theory_check.estimators.svd as svd
+
+    monkeypatch.setattr(svd, "data_svd", lambda X, Y, r, **k: np.full((X.shape[1], Y.shape[1]), np.inf))
+    rows = {r["estimator"]: r for r in run(make_cfg(*SMALL))}
+    assert rows["data_svd"]["status"] == "error"
+    assert "NaN or inf" in rows["data_svd"]["message"] and np.isnan(rows["data_svd"]["mse"])
+    assert rows["weight_svd"]["status"] == "ok"

@@ -252,8 +252,12 @@ def _estimate_row(problem, cfg: DictConfig, node: DictConfig) -> dict:
     try:
         estimate = instantiate(node)(problem, cfg.r)
         row["wall_time"] = time.perf_counter() - start
-        row.update(error_columns(problem, estimate.W_hat))
         row.update({f"solver.{k}": v for k, v in estimate.info.items()})
+        if not np.all(np.isfinite(estimate.W_hat)):  # a diverged estimate is a failure, not a number
+            row.update(mse=np.nan, rel_error=np.nan, status="error",
+                       message="the estimate Ŵ has NaN or inf entries")
+            return row
+        row.update(error_columns(problem, estimate.W_hat))
         converged = bool(estimate.info.get("converged", True))
         row["status"] = "ok" if converged else "not_converged"
         row["message"] = "" if converged else "solver hit its iteration limit"
