@@ -236,3 +236,11 @@ def test_relu_estimators_plug_in_on_hidden_layers(name, params):
                                            compress_last=False)
     assert len(diag) == 2 and all(np.isfinite(d["mse"]) for d in diag)
     assert [W.shape for W, _ in compressed] == [W.shape for W, _ in layers]
+
+
+def test_estimator_params_that_do_not_fit_are_a_value_error():
+    layers, X = _tiny_network(2)
+    with pytest.raises(ValueError, match="estimator_params .* do not fit estimator 'data_svd'"):
+        compress_sequential(layers, X, 2, "data_svd", estimator_params={"sigma": 1.0})
+    with pytest.raises(ValueError, match="do not fit estimator 'relu_mle'"):  # sigma is required
+        compress_sequential(layers, X, 2, "relu_mle", compress_last=False)

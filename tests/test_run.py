@@ -151,3 +151,24 @@ def test_non_finite_estimate_is_an_error_row(make_cfg, monkeypatch):
     assert rows["data_svd"]["status"] == "error"
     assert "NaN or inf" in rows["data_svd"]["message"] and np.isnan(rows["data_svd"]["mse"])
     assert rows["weight_svd"]["status"] == "ok"
+
+
+def test_numerically_equal_configs_share_key_and_data(make_cfg):
+    a, b = make_cfg(*SMALL, "sigma=1"), make_cfg(*SMALL, "sigma=1.0")
+    assert run_key(a) == run_key(b)
+    np.testing.assert_array_equal(make_rng(a).standard_normal(3), make_rng(b).standard_normal(3))
+
+
+def test_changed_estimator_setting_replaces_its_row(make_cfg):
+    run(make_cfg(*SMALL))
+    rows = run(make_cfg(*SMALL, "estimator.data_svd.rcond=0.5"))
+    assert sorted(r["estimator"] for r in rows) == ["data_svd", "weight_svd"]
+    stored = results_io.read_run(results_io.run_path(make_cfg().results_dir, "adhoc",
+                                                     run_key(make_cfg(*SMALL))))
+    assert sorted(stored["estimator"]) == ["data_svd", "weight_svd"]
+    assert stored.set_index("estimator").loc["data_svd", "estimator.rcond"] == 0.5
+
+
+def test_bad_estimator_setting_is_a_config_error(make_cfg):
+    with pytest.raises(ValueError, match="estimator.data_svd.rcond must be >= 0"):
+        run(make_cfg(*SMALL, "estimator.data_svd.rcond=-1.0"))

@@ -156,6 +156,8 @@ def log_exponent_fits(rows: pd.DataFrame, exponents) -> tuple[float, str]:
     """
     means = rows.groupby(["n", "N", "r"], as_index=False).agg(mse=("mse", "mean"),
                                                               rate=("rate_sqrt", "mean"))
+    if (means["n"] * means["N"]).nunique() < 2:  # log(nN) is constant: p cannot be told apart
+        return np.nan, ""
     parts, spreads = [], {}
     for p in exponents:
         rate_p = means["rate"] * np.log(means["n"] * means["N"]) ** p

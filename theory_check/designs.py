@@ -12,7 +12,7 @@ import numpy as np
 from .validation import check_int, check_real
 
 
-def _orthonormal(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
+def orthonormal(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
     """Haar-distributed m×k matrix with orthonormal columns (QR of a Gaussian, signs fixed)."""
     Q, R = np.linalg.qr(rng.standard_normal((m, k)))
     return Q * np.sign(np.diag(R))
@@ -20,8 +20,8 @@ def _orthonormal(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
 
 def _with_singular_values(rng, n: int, d: int, s: np.ndarray) -> np.ndarray:
     k = min(n, d)
-    U = _orthonormal(rng, n, k)
-    V = _orthonormal(rng, d, k)
+    U = orthonormal(rng, n, k)
+    V = orthonormal(rng, d, k)
     # Scaled so that ‖X̃‖_F² = n d, the same energy as an isotropic Gaussian design.
     s = s * np.sqrt(n * d / np.sum(s**2))
     return (U * s) @ V.T

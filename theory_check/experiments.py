@@ -38,7 +38,6 @@ class Figure:
     plot: str = "rate"
     log_exponents: tuple[float, ...] = ()
     runner: str | None = None
-    config: str | None = None  # a runner's config name (conf/network/<config>.yaml)
     paper: dict = field(default_factory=dict)
 
     @property
@@ -62,6 +61,8 @@ def load_figure(path: Path) -> Figure:
     sweeps = []
     for item in raw.pop("sweeps", []) or []:
         item = {"name": item} if isinstance(item, str) else dict(item)
+        if "name" not in item:
+            raise ValueError(f"{path}: every sweep needs a name, got {item}")
         claim = check_choice(f"{path.name}: claim of sweep {item['name']}",
                              item.get("claim", default_claim), CLAIMS)
         sweeps.append(Sweep(item["name"], claim))

@@ -26,7 +26,7 @@ SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.al
 RATE_LABELS = {
     "rate_thm31": "σ²r(k+N)/(nN)",
     "rate_thm44": "α(α+β)√(r(n+N)/(nN))",
-    "rate_thm49": "√(r(n+N)/(nN))·√log(nN)",
+    "rate_thm49": "α(α+σ)√(r(n+N)/(nN))·√log(nN)",
     "rate_sqrt": "√(r(n+N)/(nN))",
 }
 REFERENCE_LABELS = {"dof_thm31": "DoF prediction σ²r(k+N−r)/(nN)"}

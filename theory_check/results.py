@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -19,9 +20,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def _canonical(obj):
+    """Numbers as floats, recursively, so that ``sigma=1`` and ``sigma=1.0`` hash alike."""
+    if isinstance(obj, dict):
+        return {k: _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, numbers.Real) and not isinstance(obj, bool):
+        return float(obj)
+    return obj
+
+
 def stable_hash(obj) -> str:
-    """Hex SHA-256 of the canonical JSON of ``obj`` (sorted keys): equal configs, equal hashes."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    """Hex SHA-256 of the canonical JSON of ``obj`` (sorted keys, numbers as floats): equal
+    configs, equal hashes."""
+    text = json.dumps(_canonical(obj), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -242,7 +242,7 @@ def _folder_lock(folder: Path):
 
 def _estimator_columns(name: str, rkey: str, node: DictConfig) -> dict:
     return {"estimator": name, "key": rkey,
-            **{f"estimator.{p}": v for p, v in OmegaConf.to_container(node).items()
+            **{f"estimator.{p}": v for p, v in OmegaConf.to_container(node, resolve=True).items()
                if p != "_target_"}}
 
 
@@ -260,7 +260,9 @@ def _estimate_row(problem, cfg: DictConfig, node: DictConfig) -> dict:
         row.update(error_columns(problem, estimate.W_hat))
         converged = bool(estimate.info.get("converged", True))
         row["status"] = "ok" if converged else "not_converged"
-        row["message"] = "" if converged else "solver hit its iteration limit"
+        detail = estimate.info.get("exit") or estimate.info.get("status")
+        row["message"] = "" if converged else (
+            "solver did not certify convergence" + (f" (exit: {detail})" if detail else ""))
     except Exception as exc:  # a failure is data: recorded, and the sweep goes on
         row.update(wall_time=time.perf_counter() - start, mse=np.nan, rel_error=np.nan,
                    status="error", message=f"{type(exc).__name__}: {exc}")
@@ -293,8 +295,10 @@ def run(cfg: DictConfig) -> list[dict]:
     with _folder_lock(path.parent):
         current = read_run(path)
         if current is not None:
-            new = {row["key"] for row in rows}
-            rows = current[~current["key"].isin(new)].to_dict("records") + rows
+            # One row per estimator name: a row computed with other estimator settings is
+            # replaced, so fits never mix two settings under one name.
+            new = {row["estimator"] for row in rows}
+            rows = current[~current["estimator"].isin(new)].to_dict("records") + rows
         write_rows_atomic(path, rows)
     return rows
 

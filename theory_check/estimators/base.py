@@ -31,10 +31,8 @@ class Estimate:
 
 
 class Estimator:
-    """Base class of estimator plug-ins."""
-
-    #: Name used in the ``estimator`` column of the results.
-    name: str = ""
+    """Base class of estimator plug-ins; the results name a row's estimator by its config
+    (``conf/estimator/<name>.yaml``)."""
 
     def __call__(self, problem: Problem, r: int) -> Estimate:  # pragma: no cover - interface
         raise NotImplementedError

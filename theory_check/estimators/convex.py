@@ -74,8 +74,6 @@ class ConvexLinear(Estimator):
     in); give it in the config to use a misspecified α.
     """
 
-    name = "convex_linear"
-
     def __init__(self, alpha: float | None = None, solver: str = "dykstra", tol: float = 1e-8,
                  max_iter: int = 5000):
         prefix = "estimator.convex_linear."

@@ -176,11 +176,14 @@ def _from_meta(problem: Problem, key: str, configured):
 class ReluMLE(Estimator):
     """Plug-in for :func:`relu_mle`; α and σ default to ``problem.meta`` (the generator's)."""
 
-    name = "relu_mle"
-
     def __init__(self, alpha: float | None = None, sigma: float | None = None,
                  tol: float = 1e-6, max_iter: int = 2000):
-        self.alpha, self.sigma, self.tol, self.max_iter = alpha, sigma, tol, max_iter
+        for name, value in (("alpha", alpha), ("sigma", sigma)):
+            if value is not None:
+                check_real(f"estimator.relu_mle.{name}", value, low=0.0, low_open=True)
+        self.alpha, self.sigma = alpha, sigma
+        self.tol = check_real("estimator.relu_mle.tol", tol, low=0.0, high=1.0, low_open=True)
+        self.max_iter = check_int("estimator.relu_mle.max_iter", max_iter, low=1)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         W_hat, info = relu_mle(problem.X_tilde, problem.Y, rank=r,
@@ -193,10 +196,10 @@ class ReluMLE(Estimator):
 class ReluNonconvex(Estimator):
     """Plug-in for :func:`relu_nonconvex` on the observed activations."""
 
-    name = "relu_nonconvex"
-
     def __init__(self, tol: float = 1e-9, max_iter: int = 500):
-        self.tol, self.max_iter = tol, max_iter
+        self.tol = check_real("estimator.relu_nonconvex.tol", tol, low=0.0, high=1.0,
+                              low_open=True)
+        self.max_iter = check_int("estimator.relu_nonconvex.max_iter", max_iter, low=0)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         W_hat, info = relu_nonconvex(problem.X_tilde, problem.Y, rank=r, tol=self.tol,

@@ -63,8 +63,6 @@ def data_svd(X_tilde, Y, rank: int, *, rcond: float | None = None) -> np.ndarray
 class WeightSVD(Estimator):
     """Plug-in for :func:`weight_svd` (ignores the calibration data)."""
 
-    name = "weight_svd"
-
     def __call__(self, problem: Problem, r: int) -> Estimate:
         return Estimate(weight_svd(problem.W, r), dict(CLOSED_FORM))
 
@@ -72,10 +70,9 @@ class WeightSVD(Estimator):
 class DataSVD(Estimator):
     """Plug-in for :func:`data_svd` on the observed pre-activations ``Y = XW``."""
 
-    name = "data_svd"
-
     def __init__(self, rcond: float | None = None):
-        self.rcond = rcond
+        self.rcond = None if rcond is None else check_real("estimator.data_svd.rcond", rcond,
+                                                           low=0.0, high=1.0)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         return Estimate(data_svd(problem.X_tilde, problem.Y, r, rcond=self.rcond), dict(CLOSED_FORM))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from ..designs import orthonormal
 from ..linalg import lstsq, thin_svd
 from ..problem import Problem
 from ..validation import check_int, check_rank, check_real
@@ -40,11 +41,6 @@ def _check_sizes(n, d, N, r, sigma):
     r = check_rank(r, max_rank=min(d, N), name="r")
     sigma = check_real("sigma", sigma, low=0.0)
     return n, d, N, r, sigma
-
-
-def _haar(rng, m, k):
-    Q, R = np.linalg.qr(rng.standard_normal((m, k)))
-    return Q * np.sign(np.diag(R))
 
 
 def _finish(rng, X_tilde, W_star, *, alpha, r, sigma, delta, noise, **extra) -> Problem:
@@ -122,7 +118,7 @@ def power_law(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
     U_X, _, _ = thin_svd(X_tilde)
     m = min(U_X.shape[1], N)
     s = np.arange(1, m + 1, dtype=float) ** (-gamma)
-    C = (_haar(rng, U_X.shape[1], m) * s) @ _haar(rng, N, m).T
+    C = (orthonormal(rng, U_X.shape[1], m) * s) @ orthonormal(rng, N, m).T
     Z = U_X @ C
     Z *= alpha / np.abs(Z).max()
     return _finish(rng, X_tilde, lstsq(X_tilde, Z), alpha=alpha, r=r, sigma=sigma, delta=delta,
@@ -174,7 +170,8 @@ def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
         if not allowed:
             raise ValueError(f"r must be <= the largest power of two dividing n = {n} and "
                              f"N = {N} (c = α√(r/q) <= α needs q >= r), got r = {r}")
-        q = min(allowed, key=lambda p: abs(np.log(p) - np.log(q_target)))
+        q = (min(allowed, key=lambda p: abs(np.log(p) - np.log(q_target)))
+             if np.isfinite(q_target) else allowed[-1])
     else:
         q = check_int("model.q", q, low=1)
         if q not in allowed:

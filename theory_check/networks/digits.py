@@ -178,10 +178,12 @@ def evaluate_ranks(layers: list[Layer], classes, splits, ranks, estimators) -> t
         fraction = parameter_fraction(layers, per_layer, compress_last=False)
         for name, spec in estimators.items():
             options = {k: v for k, v in spec.items() if k != "name"}
-            compressed, _ = compress_sequential(layers, X_cal, per_layer, spec["name"],
-                                                estimator_params=options, compress_last=False)
+            compressed, diagnostics = compress_sequential(
+                layers, X_cal, per_layer, spec["name"], estimator_params=options,
+                compress_last=False)
             acc_rows.append({"estimator": name, "rank": rank, "param_fraction": fraction,
-                             "accuracy": accuracy(compressed, classes, X_test, y_test)})
+                             "accuracy": accuracy(compressed, classes, X_test, y_test),
+                             "converged": all(d["converged"] for d in diagnostics)})
             for l, (Z_hat, Z) in enumerate(zip(preactivations(compressed, X_test), Z_test), start=1):
                 err = np.linalg.norm(Z_hat - Z)
                 layer_rows.append({"estimator": name, "rank": rank, "param_fraction": fraction,

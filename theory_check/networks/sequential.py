@@ -14,6 +14,7 @@ of :data:`ESTIMATORS`; adding an estimator by name is one adapter in that dict.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Sequence
 
@@ -241,6 +242,11 @@ def compress_sequential(
     ranks = _check_ranks(ranks, layers, compress_last)
     name, fit = _resolve_estimator(estimator)
     params = dict(estimator_params or {})
+    try:  # options are checked against the estimator's signature before any layer is fitted
+        inspect.signature(fit).bind(None, None, None, None, 1, **params)
+    except TypeError as exc:
+        raise ValueError(f"estimator_params {sorted(params)} do not fit estimator {name!r}: "
+                         f"{exc}") from None
     if name in FIT_ACTIVATIONS and len(ranks) == len(layers):
         raise ValueError(f"layer {len(layers)}: estimator {name!r} fits ReLU activations, but no "
                          "ReLU follows the last layer; use compress_last=False")
