@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from theory_check.solvers.projection import project_K
 from theory_check.solvers.tobit import (inverse_mills, tobit_apg, tobit_loss,
                                         tobit_loss_and_grad, tobit_reference)
 

@@ -34,8 +34,7 @@ def truncate(A: np.ndarray, rank: int) -> np.ndarray:
 
 def lstsq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Minimum-norm least-squares solution of ``A X = B`` through the SVD of ``A``."""
-    U, s, Vt = thin_svd(A)
-    return Vt.T @ ((U.T @ B) / s[:, None])
+    return ColumnSpace(A).weight(B)
 
 
 class ColumnSpace:

@@ -27,20 +27,11 @@ import scipy.linalg
 from ..designs import orthonormal
 from ..linalg import lstsq, thin_svd
 from ..problem import Problem
-from ..validation import check_int, check_rank, check_real
-from .strong import pretrained_from
+from ..validation import check_int, check_real
+from .strong import check_sizes, pretrained_from
 
 #: Relative slack of the membership check ``Z* ∈ K`` (Z* = X̃W* is recomputed in floating point).
 MEMBERSHIP_RTOL = 1e-9
-
-
-def _check_sizes(n, d, N, r, sigma):
-    n = check_int("n", n, low=1)
-    d = check_int("d", d, low=1)
-    N = check_int("N", N, low=1)
-    r = check_rank(r, max_rank=min(d, N), name="r")
-    sigma = check_real("sigma", sigma, low=0.0)
-    return n, d, N, r, sigma
 
 
 def _finish(rng, X_tilde, W_star, *, alpha, r, sigma, delta, noise, **extra) -> Problem:
@@ -84,7 +75,7 @@ def low_rank(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0) -> 
     Problem
         With ``meta.alpha``, ``meta.noise_bound``, ``meta.r_eff``, ``meta.z_inf``, ``meta.z_nuc``.
     """
-    n, d, N, r, sigma = _check_sizes(n, d, N, r, sigma)
+    n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
     X_tilde = design(rng, n, d)
     W_star = rng.standard_normal((d, r)) @ rng.standard_normal((r, N))
@@ -111,7 +102,7 @@ def power_law(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
     -------
     Problem
     """
-    n, d, N, r, sigma = _check_sizes(n, d, N, r, sigma)
+    n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
     gamma = check_real("model.gamma", gamma, low=0.0)
     X_tilde = design(rng, n, d)
@@ -156,7 +147,7 @@ def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
     Problem
         ``meta.q`` and ``meta.q_target`` (q*) are recorded too.
     """
-    n, d, N, r, sigma = _check_sizes(n, d, N, r, sigma)
+    n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
     if d < n:
         raise ValueError(f"d must be >= n for the Hadamard family (its pattern must lie in "

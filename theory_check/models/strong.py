@@ -10,6 +10,16 @@ from ..problem import Problem
 from ..validation import check_int, check_rank, check_real
 
 
+def check_sizes(n, d, N, r, sigma):
+    """The sizes, rank and noise level every generator takes, validated."""
+    n = check_int("n", n, low=1)
+    d = check_int("d", d, low=1)
+    N = check_int("N", N, low=1)
+    r = check_rank(r, max_rank=min(d, N), name="r")
+    sigma = check_real("sigma", sigma, low=0.0)
+    return n, d, N, r, sigma
+
+
 def pretrained_from(rng, X_tilde, Z_star, G, delta):
     """Pretrained side of Models S and A: ``X = X̃ + Δ``, ``W = X⁺(Z* + G)``, ``Y = XW``.
 
@@ -48,11 +58,7 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
     signal : float
         Entry scale of ``Z*``; the signal-to-noise ratio is ``signal / sigma``.
     """
-    n = check_int("n", n, low=1)
-    d = check_int("d", d, low=1)
-    N = check_int("N", N, low=1)
-    r = check_rank(r, max_rank=min(d, N), name="r")
-    sigma = check_real("sigma", sigma, low=0.0)
+    n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     signal = check_real("model.signal", signal, low=0.0, low_open=True)
 
     X_tilde = design(rng, n, d)

@@ -60,8 +60,8 @@ def _convex_linear_adapter(X_tilde, X, W_aug, Y, rank, *, alpha=None, **solver_o
 
 def _relu_rank(X_tilde, Y, rank):
     # Centring does not commute with ReLU, so the ReLU estimators fit [X̃_l, 1] directly and the
-    # bias takes one more dimension of the factorization.
-    return min(rank + 1, X_tilde.shape[1], Y.shape[1])
+    # bias shares the rank budget (the stored r(d + 1 + N) stays within the counted r(d + N) + N).
+    return min(rank, X_tilde.shape[1], Y.shape[1])
 
 
 def _relu_mle_adapter(X_tilde, X, W_aug, Y, rank, *, sigma, alpha=None, **solver_options):
