@@ -4,16 +4,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SCALE ?= default
 JOBS ?= 2
+# requirements.lock pins every package to the version the committed results were made with;
+# `make lock` refreshes it (to the newest releases pyproject.toml allows) with this uv.
+UV_VERSION := 0.13.8
+LOCK_COMMAND := uv pip compile pyproject.toml --extra dev --universal --fork-strategy fewest \
+	--python-version 3.11 --custom-compile-command 'make lock' -o requirements.lock
 
-.PHONY: install test test-slow reproduce-figures bench clean
+.PHONY: install lock test test-slow reproduce-figures bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
+
+# Then `make install` brings the venv to the new pins; commit the lock with results made with it.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/$(LOCK_COMMAND) --upgrade
 
 test: install
 	$(PY) -m pytest -q -n $(JOBS)

@@ -78,3 +78,22 @@ def test_every_figure_definition_loads():
     assert {"thm31_rates", "thm31_baseline"} <= {f.figure for f in figures}
     for f in figures:
         assert f.sweeps or f.runner
+
+
+def test_a_sweep_whose_runs_all_failed_says_so_with_the_first_message():
+    df = synthetic_rows(1.0, seeds=3)
+    df["message"] = ""
+    failing = df["estimator"] == "data_svd"
+    df.loc[failing, "status"] = "error"
+    df.loc[failing, "mse"] = np.nan
+    df.loc[failing, "message"] = [f"LinAlgError: SVD did not converge (n={n}, seed={s})"
+                                  for n, s in zip(df.loc[failing, "n"], df.loc[failing, "seed"])]
+    df = df.iloc[::-1]  # the first failure is the first in sweep order, not in the table
+    fig = Figure(figure="f", title="t", theorem="3.1", rate="rate_thm31", reference="dof_thm31",
+                 estimator="data_svd", baselines=("weight_svd",), sweeps=(Sweep("sw", "sharp"),))
+    verdicts, _ = analyze(df, [fig])
+    main, base = verdicts.iloc[0], verdicts.iloc[1]
+    assert main["verdict"] == ("no fit: every run failed (15 of 15); first failure: "
+                               "LinAlgError: SVD did not converge (n=100, seed=0)")
+    assert main["n_error"] == 15 and main["n_ok"] == 0
+    assert base["verdict"].startswith("does not follow the rate")

@@ -81,7 +81,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         results_io.write_rows_atomic(path, [{"a": 2.0}])
     assert pd.read_parquet(path)["a"].tolist() == [1.0]
-    assert [p.name for p in path.parent.iterdir()] == ["key.parquet"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".replace.lock", "key.parquet"]
 
 
 def test_estimator_failure_is_recorded_not_raised(make_cfg, monkeypatch):

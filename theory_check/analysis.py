@@ -168,6 +168,16 @@ def log_exponent_fits(rows: pd.DataFrame, exponents) -> tuple[float, str]:
     return best, "; ".join(parts)
 
 
+def failed_verdict(rows: pd.DataFrame, varied: str) -> str:
+    """The verdict of an estimator none of whose runs gave an MSE: how many failed, and the
+    first failure's message (in sweep order), which a "no fit" would hide."""
+    failed = rows.sort_values([varied, "seed"], kind="stable") if "seed" in rows else rows
+    message = failed["message"].dropna().astype(str) if "message" in failed else pd.Series()
+    message = message[message != ""]
+    first = message.iloc[0] if len(message) else "no message recorded"
+    return f"no fit: every run failed ({len(rows)} of {len(rows)}); first failure: {first}"
+
+
 def analyze(results: pd.DataFrame, figures: list[Figure]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Verdict rows and per-point summaries of every sweep figure.
 
@@ -207,8 +217,12 @@ def analyze(results: pd.DataFrame, figures: list[Figure]) -> tuple[pd.DataFrame,
                 ratio_range = (ratios.min(), ratios.max()) if len(ratios) else (np.nan, np.nan)
                 role = "estimator" if est == fig.estimator else "baseline"
                 constant = pts["constant"].max() if len(pts) else np.nan
-                verdict = (claim_verdict(sweep.claim, b, ratio_range, rate_direction(pts), constant)
-                           if role == "estimator" else baseline_verdict(b))
+                if len(mine) and not len(good):
+                    verdict = failed_verdict(mine, varied)
+                elif role == "estimator":
+                    verdict = claim_verdict(sweep.claim, b, ratio_range, rate_direction(pts), constant)
+                else:
+                    verdict = baseline_verdict(b)
                 row = {
                     "theorem": fig.theorem, "sweep": sweep.name, "estimator": est,
                     "predicted_exponent": 1.0, "fitted_exponent": b, "ci_low": lo, "ci_high": hi,

@@ -1,12 +1,20 @@
-"""Where a result came from: package version and git commit, looked up once per process."""
+"""Where a result came from: package version, git commit and the versions of the packages that
+compute it, looked up once per process."""
 
 from __future__ import annotations
 
 import functools
+import platform
 import subprocess
+from importlib import metadata
 from pathlib import Path
 
 from . import __version__
+
+#: Packages whose version can change a result's numbers or how it is stored; each row records
+#: them as ``pkg.<name>`` (``requirements.lock`` pins them all, see ``make lock``).
+KEY_PACKAGES = ("numpy", "scipy", "cvxpy", "osqp", "clarabel", "scs", "scikit-learn", "pandas",
+                "pyarrow", "hydra-core", "threadpoolctl")
 
 
 @functools.cache
@@ -26,5 +34,18 @@ def git_commit() -> str:
     return sha + ("+dirty" if dirty else "")
 
 
+@functools.cache
+def package_versions() -> dict[str, str]:
+    """``{"python": ..., "pkg.<name>": version}`` for :data:`KEY_PACKAGES` ("not installed"
+    for one that is missing, e.g. a solver cvxpy can do without)."""
+    versions = {"python": platform.python_version()}
+    for name in KEY_PACKAGES:
+        try:
+            versions[f"pkg.{name}"] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[f"pkg.{name}"] = "not installed"
+    return versions
+
+
 def provenance() -> dict:
-    return {"version": __version__, "git_commit": git_commit()}
+    return {"version": __version__, "git_commit": git_commit(), **package_versions()}

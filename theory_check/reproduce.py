@@ -18,7 +18,7 @@ from .analysis import analyze
 from .experiments import EXPERIMENTS_DIR, REPO_ROOT, Figure, load_figures
 from .plots import PLOTS
 from .report import write_report
-from .results import load_results
+from .results import load_results, quarantined_files
 
 SCALES = ("default", "paper")
 
@@ -98,7 +98,8 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
     bench = {p.stem: p.read_text() for p in sorted((root / "bench").glob("*.md"))} \
         if (root / "bench").exists() else {}
     report = write_report(root / "REPORT.md", scale=scale, figures=figures, verdicts=verdicts,
-                          results=results, runner_sections=runner_sections, bench_tables=bench)
+                          results=results, runner_sections=runner_sections, bench_tables=bench,
+                          quarantined=quarantined_files(raw))
     print(f"wrote {report.relative_to(REPO_ROOT)}, {root.relative_to(REPO_ROOT)}/verdicts.csv and "
           f"{len(sweep_figs)} sweep figures in {time.perf_counter() - start:.0f} s", flush=True)
     return report

@@ -4,20 +4,49 @@ Layout: ``<results_dir>/<experiment_name>/<run_key>.parquet``, one file per (con
 holding one row per estimator. A file appears complete or not at all (written to a temporary
 name in the same folder, then renamed), so a killed sweep never leaves half a table, and many
 processes can write at once without sharing a file.
+
+A file that cannot be read all the same (a disk that filled up, a copy cut short, a sync
+conflict) is *damaged*: the first reader that meets it moves it aside to
+``<experiment>/quarantine/<name>.<UTC>-<pid>-<n>.damaged`` with a ``.reason`` file beside it,
+warns once with :class:`DamagedResultWarning`, and reads on as if the run had never finished,
+so the next sweep recomputes it. Nothing is deleted: the quarantine folder is for a person to
+look at.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
+import itertools
 import json
+import logging
 import numbers
 import os
 import tempfile
+import time
+import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
+
+#: Sub-folder of an experiment folder that holds damaged result files.
+QUARANTINE = "quarantine"
+#: Lock taken to replace or move a result file, so a reader never moves aside a file that a
+#: writer has just replaced with a good one.
+REPLACE_LOCK = ".replace.lock"
+#: A temporary file younger than this may belong to a write still going on in another process.
+STALE_TMP_AGE = 600.0
+
+
+class DamagedResultWarning(UserWarning):
+    """A result file could not be read; it was moved aside and its runs count as not done."""
 
 
 def _canonical(obj):
@@ -42,45 +71,190 @@ def run_path(results_dir, experiment_name: str, run_key: str) -> Path:
     return Path(results_dir) / experiment_name / f"{run_key}.parquet"
 
 
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Exclusive ``flock`` on ``path`` (created if missing); the kernel releases it if the
+    process dies. Locks are per open file: do not nest two locks on one path in one process."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except OSError as exc:  # e.g. Lustre mounted without -o flock
+            if exc.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            warnings.warn(f"{path.parent} does not support file locks: processes writing or "
+                          f"moving the same file at once may race ({exc})", stacklevel=3)
+        yield
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (``os.umask`` can only be read by setting
+    it, which races with threads creating files meanwhile)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no /proc (not Linux): the racy way is the only one
+    os.umask(mask)
+    return mask
+
+
 def write_rows_atomic(path: Path, rows: list[dict]) -> None:
-    """Write ``rows`` to ``path`` as parquet, atomically (temp file + ``os.replace``)."""
+    """Write ``rows`` to ``path`` as parquet, atomically (temp file + ``os.replace``), with the
+    permissions the umask gives a new file (``mkstemp`` alone makes it owner-only)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
             pq.write_table(table, fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with file_lock(path.parent / REPLACE_LOCK):
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def read_run(path: Path) -> pd.DataFrame | None:
-    """The rows of one run file, or None when it does not exist."""
+def _is_damage(exc: BaseException) -> bool:
+    """A read error that says the file's content is bad, not that the OS could not give it
+    (missing, no permission, an I/O error: those are raised as they are)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return False
+    return isinstance(exc, (pa.ArrowException, OSError, ValueError))
+
+
+_quarantine_count = itertools.count()
+
+
+def quarantine(path: Path, reason: str) -> Path | None:
+    """Move the damaged ``path`` to ``quarantine/`` beside it with a ``.reason`` file, and warn.
+
+    Returns the new path, or None when ``path`` is gone (another process moved it first).
+    Call under :data:`REPLACE_LOCK`.
+    """
     if not path.exists():
         return None
+    folder = path.parent / QUARANTINE
+    folder.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = folder / f"{path.name}.{stamp}-{os.getpid()}-{next(_quarantine_count)}.damaged"
+    os.replace(path, target)
+    target.with_suffix(".reason").write_text(f"{path}\n{reason}\n")
+    warnings.warn(f"damaged result file {path} ({reason}) moved to {target}; its runs will be "
+                  f"recomputed by the next sweep", DamagedResultWarning, stacklevel=3)
+    return target
+
+
+def _read_table(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
+
+
+def _try_read(path: Path) -> tuple[pd.DataFrame | None, str | None]:
+    """The file's rows (None if missing) and, if it is damaged, why."""
+    try:
+        return _read_table(path), None
+    except FileNotFoundError:
+        return None, None
+    except Exception as exc:
+        if not _is_damage(exc):
+            raise
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def read_run(path: Path) -> pd.DataFrame | None:
+    """The rows of one run file, or None when it does not exist or is damaged (then it is
+    moved aside, see :func:`quarantine`)."""
+    _clean_stale_tmp_once(path.parent)
+    table, reason = _try_read(path)
+    if reason is None:
+        return table
+    # Read again under the lock writers take to replace the file: it may have been rewritten
+    # or moved aside since, and only a file still damaged under the lock is moved.
+    with file_lock(path.parent / REPLACE_LOCK):
+        table, reason = _try_read(path)
+        if reason is not None:
+            try:
+                quarantine(path, reason)
+            except OSError as exc:  # e.g. a shared folder this user may not write to
+                warnings.warn(f"damaged result file {path} ({reason}) skipped; it could not be "
+                              f"moved aside: {exc}", DamagedResultWarning, stacklevel=2)
+    return table
+
+
+def quarantined_files(results_dir, experiment_names=None) -> list[Path]:
+    """Every damaged file moved aside under ``results_dir`` (or the given experiments)."""
+    return sorted(p for folder in _experiment_folders(results_dir, experiment_names)
+                  for p in (folder / QUARANTINE).glob("*.damaged"))
+
+
+def _process_start() -> float:
+    """When this process started (epoch seconds), from /proc; the import time elsewhere."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORTED
+
+
+_IMPORTED = time.time()
+_cleaned: set[Path] = set()
+
+
+def clean_stale_tmp(folder: Path, *, min_age: float = STALE_TMP_AGE) -> list[Path]:
+    """Delete temporary files of killed writes (``.<key>.*.tmp``) in ``folder``: those last
+    changed before this process started and at least ``min_age`` seconds ago, so a write still
+    going on in another process keeps its file."""
+    cutoff = min(_process_start(), time.time() - min_age)
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+    if removed:
+        log.info("removed %d temporary files of interrupted writes in %s", len(removed), folder)
+    return removed
+
+
+def _clean_stale_tmp_once(folder: Path) -> None:
+    """:func:`clean_stale_tmp` once per folder and process: a sweep reads many runs of one
+    folder, and one listing of it is enough."""
+    folder = Path(folder)
+    if folder not in _cleaned and folder.is_dir():
+        _cleaned.add(folder)
+        clean_stale_tmp(folder)
+
+
+def _experiment_folders(results_dir, experiment_names=None) -> list[Path]:
+    root = Path(results_dir)
+    if experiment_names is None:
+        return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+    return [root / name for name in experiment_names]
 
 
 def load_results(results_dir, experiment_names=None) -> pd.DataFrame:
     """All rows under ``results_dir`` (or only the given experiments) as one tidy DataFrame.
 
-    Temporary files of interrupted writes (``.*.tmp``) are ignored.
+    Temporary files of interrupted writes (``.*.tmp``) are ignored (and removed once stale);
+    damaged files are moved aside with a :class:`DamagedResultWarning` and left out.
     """
-    root = Path(results_dir)
-    if experiment_names is None:
-        folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
-    else:
-        folders = [root / name for name in experiment_names]
     frames = [
-        pq.read_table(f).to_pandas()
-        for folder in folders
+        read_run(f)
+        for folder in _experiment_folders(results_dir, experiment_names)
         for f in sorted(folder.glob("*.parquet"))
     ]
+    frames = [f.dropna(axis=1, how="all") for f in frames if f is not None]
     if not frames:
         return pd.DataFrame()
-    frames = [f.dropna(axis=1, how="all") for f in frames]
     return pd.concat(frames, ignore_index=True, sort=False)
