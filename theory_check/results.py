@@ -215,7 +215,7 @@ def clean_stale_tmp(folder: Path, *, min_age: float = STALE_TMP_AGE) -> list[Pat
     going on in another process keeps its file."""
     cutoff = min(_process_start(), time.time() - min_age)
     removed = []
-    for tmp in Path(folder).glob(".*.tmp"):
+    for tmp in Path(folder).glob(".*.*.tmp"):  # mkstemp names: .<key>.<random>.tmp
         try:
             if tmp.stat().st_mtime < cutoff:
                 tmp.unlink()
