@@ -100,8 +100,7 @@ def test_the_provenance_line_names_the_versions_and_flags_a_mix():
     assert "Package versions were not recorded" in provenance_md(old)
 
 
-@pytest.mark.parametrize("name", ["numpy", "pyarrow"])
-def test_package_versions_are_looked_up_once(name, monkeypatch):
+def test_package_versions_are_looked_up_once(monkeypatch):
     package_versions()
     monkeypatch.setattr(metadata, "version", lambda *_: pytest.fail("looked up again"))
-    assert package_versions()[f"pkg.{name}"]
+    assert package_versions()["pkg.numpy"] == metadata.distribution("numpy").version

@@ -133,14 +133,9 @@ def _is_damage(exc: BaseException) -> bool:
 _quarantine_count = itertools.count()
 
 
-def quarantine(path: Path, reason: str) -> Path | None:
-    """Move the damaged ``path`` to ``quarantine/`` beside it with a ``.reason`` file, and warn.
-
-    Returns the new path, or None when ``path`` is gone (another process moved it first).
-    Call under :data:`REPLACE_LOCK`.
-    """
-    if not path.exists():
-        return None
+def _quarantine(path: Path, reason: str) -> Path:
+    """Move the damaged ``path`` to ``quarantine/`` beside it with a ``.reason`` file, and warn;
+    return the new path. Call under :data:`REPLACE_LOCK`."""
     folder = path.parent / QUARANTINE
     folder.mkdir(exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -152,14 +147,10 @@ def quarantine(path: Path, reason: str) -> Path | None:
     return target
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
-
-
 def _try_read(path: Path) -> tuple[pd.DataFrame | None, str | None]:
     """The file's rows (None if missing) and, if it is damaged, why."""
     try:
-        return _read_table(path), None
+        return pq.read_table(path).to_pandas(), None
     except FileNotFoundError:
         return None, None
     except Exception as exc:
@@ -170,7 +161,7 @@ def _try_read(path: Path) -> tuple[pd.DataFrame | None, str | None]:
 
 def read_run(path: Path) -> pd.DataFrame | None:
     """The rows of one run file, or None when it does not exist or is damaged (then it is
-    moved aside, see :func:`quarantine`)."""
+    moved aside, see :func:`_quarantine`)."""
     _clean_stale_tmp_once(path.parent)
     table, reason = _try_read(path)
     if reason is None:
@@ -181,7 +172,7 @@ def read_run(path: Path) -> pd.DataFrame | None:
         table, reason = _try_read(path)
         if reason is not None:
             try:
-                quarantine(path, reason)
+                _quarantine(path, reason)
             except OSError as exc:  # e.g. a shared folder this user may not write to
                 warnings.warn(f"damaged result file {path} ({reason}) skipped; it could not be "
                               f"moved aside: {exc}", DamagedResultWarning, stacklevel=2)
