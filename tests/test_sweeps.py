@@ -53,7 +53,9 @@ def by_key(table: pd.DataFrame, drop=()) -> pd.DataFrame:
     pytest.param(signal.SIGINT, "parallel", id="SIGINT-joblib"),
 ])
 def test_killed_sweep_resumes_without_duplicates_or_lost_rows(tmp_path, sig, launcher):
-    seeds = 10
+    # Runs are launched in batches of many runs per process: enough runs that the kill lands
+    # part-way through a batch, which must keep the runs it finished.
+    seeds = 30
     grid = [f"seed=range({seeds})", f"hydra/launcher={launcher}", "jobs=2"]
     proc = subprocess.Popen(sweep_command(tmp_path, *grid), cwd=ROOT, env=ENV,
                             start_new_session=True, stdout=subprocess.DEVNULL,
