@@ -15,6 +15,7 @@ import difflib
 import errno
 import fcntl
 import functools
+import itertools
 import json
 import time
 import warnings
@@ -350,15 +351,16 @@ def run_batch(path: str | Path) -> None:
     runs it finished. A run that raises does not stop the others; the first such error is raised
     at the end, as a launcher reports a failed job."""
     first_error = None
-    for plain in json.loads(Path(path).read_text()):
-        cfg = OmegaConf.create(plain)
-        try:
-            # One BLAS thread per run by default: small SVDs run faster, and parallel workers do
-            # not oversubscribe the cores.
-            with threadpool_limits(limits=cfg.get("blas_threads")):
-                run(cfg, checked=True)
-        except Exception as exc:
-            first_error = first_error or exc
+    configs = [OmegaConf.create(plain) for plain in json.loads(Path(path).read_text())]
+    # One BLAS thread per run by default: small SVDs run faster, and parallel workers do not
+    # oversubscribe the cores. Set once per run of equal settings: setting it costs about 3 ms.
+    for threads, group in itertools.groupby(configs, key=lambda cfg: cfg.get("blas_threads")):
+        with threadpool_limits(limits=threads):
+            for cfg in group:
+                try:
+                    run(cfg, checked=True)
+                except Exception as exc:
+                    first_error = first_error or exc
     if first_error is not None:
         raise first_error
 

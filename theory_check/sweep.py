@@ -146,6 +146,12 @@ class Composer:
         self.loader, self.master = loader, master
         self.parser = OverridesParser.create(config_loader=loader)
         self.composed: dict[tuple[str, ...], DictConfig | Exception] = {}
+        self.parsed: dict[str, Any] = {}  # a sweep has few distinct overrides; Hydra's parser is slow
+
+    def _parse(self, override: str):
+        if override not in self.parsed:
+            (self.parsed[override],) = self.parser.parse_overrides([override])
+        return self.parsed[override]
 
     def _is_group(self, override) -> bool:
         # Hydra's own split (hydra._internal.defaults_list.Overrides): a dict value is a config
@@ -154,7 +160,7 @@ class Composer:
                 and self.loader.repository.group_exists(override.key_or_group))
 
     def __call__(self, job: list[str]) -> DictConfig:
-        overrides = self.parser.parse_overrides(list(job))
+        overrides = [self._parse(o) for o in job]
         groups = tuple(o.input_line for o in overrides if self._is_group(o))
         if groups not in self.composed:
             try:
