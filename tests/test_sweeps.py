@@ -272,3 +272,14 @@ def test_same_rows_whatever_the_launcher(tmp_path, launcher):
     drop = [c for c in drop if c in basic]
     assert len(basic) == len(rows) == 16
     pd.testing.assert_frame_equal(by_key(basic, drop=drop), by_key(rows, drop=drop), check_exact=True)
+
+
+def test_a_batched_run_stores_the_rows_of_the_same_single_run(make_cfg, tmp_path):
+    # Batch files carry resolved configs through JSON: nothing of a row may change on the way.
+    run_sweep(tmp_path, "seed=3", "model=low_rank", "noise=uniform", "estimator=[convex_linear,data_svd]")
+    run(make_cfg(*SMALL, "seed=3", "model=low_rank", "noise=uniform", "estimator=[convex_linear,data_svd]",
+                 f"results_dir={tmp_path / 'single'}"))
+    single = load_results(tmp_path / "single")
+    swept = load_results(tmp_path / "raw")
+    drop = ["wall_time"] + [c for c in swept if c.endswith("time") and c != "wall_time"]
+    pd.testing.assert_frame_equal(by_key(swept, drop=drop), by_key(single, drop=drop))
