@@ -172,3 +172,27 @@ def test_changed_estimator_setting_replaces_its_row(make_cfg):
 def test_bad_estimator_setting_is_a_config_error(make_cfg):
     with pytest.raises(ValueError, match="estimator.data_svd.rcond must be >= 0"):
         run(make_cfg(*SMALL, "estimator.data_svd.rcond=-1.0"))
+
+
+def test_unknown_top_level_key_is_a_config_error(make_cfg):
+    with pytest.raises(ValueError, match=r"unknown key nn; did you mean n\?"):
+        run(make_cfg(*SMALL, "+nn=3"))
+    with pytest.raises(ValueError, match="unknown key zzz_q; new keys must be declared in conf/config.yaml"):
+        run(make_cfg(*SMALL, "+zzz_q=3"))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("+nn=3", "unknown key nn; did you mean n?"),
+    ("r=0", "r must be >= 1"),
+])
+def test_bad_single_run_prints_the_message_only(tmp_path, bad, message):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "theory_check", "n=40", "d=12", "N=10", "r=2",
+                           f"results_dir={tmp_path / 'raw'}", f"hydra.run.dir={tmp_path / 'out'}", bad],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr and "File \"" not in proc.stderr
+    assert not (tmp_path / "raw").exists()

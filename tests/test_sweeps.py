@@ -53,7 +53,9 @@ def by_key(table: pd.DataFrame, drop=()) -> pd.DataFrame:
     pytest.param(signal.SIGINT, "parallel", id="SIGINT-joblib"),
 ])
 def test_killed_sweep_resumes_without_duplicates_or_lost_rows(tmp_path, sig, launcher):
-    seeds = 10
+    # Runs are launched in batches of many runs per process: enough runs that the kill lands
+    # part-way through a batch, which must keep the runs it finished.
+    seeds = 30
     grid = [f"seed=range({seeds})", f"hydra/launcher={launcher}", "jobs=2"]
     proc = subprocess.Popen(sweep_command(tmp_path, *grid), cwd=ROOT, env=ENV,
                             start_new_session=True, stdout=subprocess.DEVNULL,
@@ -180,3 +182,104 @@ def test_runs_still_store_rows_where_file_locks_are_unsupported(make_cfg, tmp_pa
     with pytest.warns(UserWarning, match="does not support file locks"):
         run(make_cfg(*SMALL))
     assert len(load_results(tmp_path / "raw")) == 2
+
+
+def test_an_empty_sweep_is_an_error(tmp_path):
+    proc = run_sweep(tmp_path, "seed=range(0)", ok=False)
+    assert proc.returncode != 0
+    assert "the sweep has no runs: seed=range(0) has no values; nothing was run." in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "raw").exists()
+
+
+def test_an_unknown_key_is_an_error_in_a_sweep(tmp_path):
+    proc = run_sweep(tmp_path, "seed=0,1", "+nn=3", ok=False)
+    assert proc.returncode != 0
+    assert "2 of 2 sweep configurations are invalid" in proc.stderr
+    assert "unknown key nn; did you mean n?" in proc.stderr
+    assert not (tmp_path / "raw").exists()
+
+
+def test_every_experiment_and_network_config_has_only_declared_keys(make_cfg):
+    # Experiments set top-level keys: each must be declared in conf/config.yaml.
+    for path in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
+        cfg = make_cfg(f"+experiment={path.stem}")
+        assert not [p for p in config_problems(cfg) if "unknown key" in p], path.name
+
+
+def test_composer_gives_the_configs_hydra_composes(tmp_path):
+    # The sweeper composes once per set of group choices and applies value overrides itself;
+    # the result must be Hydra's config for every job, interpolations and added keys included.
+    code = f"""
+import sys
+from hydra import initialize_config_dir, compose
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+from theory_check.run import CONF_DIR
+from theory_check.sweep import Composer, task_config
+jobs = [["+experiment=thm44_low_rank_n", "n=64", "seed=3"],
+        ["+experiment=thm44_low_rank_n", "n=128", "seed=3", "model.alpha=2.0"],
+        ["estimator=data_svd", "n=50", "+estimator.x._target_=a.B", "design=condition_number"],
+        ["estimator=weight_svd", "n=50", "design=condition_number", "design.kappa=3"],
+        ["r=3", "+nn=3", "results_dir={tmp_path}"]]
+with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+    gh = GlobalHydra.instance()
+    master = compose("config", return_hydra_config=True)
+    composer = Composer(gh.config_loader(), master)
+    for job in jobs:
+        ours = OmegaConf.to_container(composer(job), resolve=True)
+        hydras = OmegaConf.to_container(compose("config", overrides=job), resolve=True)
+        assert ours == hydras, (job, ours, hydras)
+    assert len(composer.composed) == 4, list(composer.composed)
+print("same")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert proc.stdout.strip() == "same", proc.stderr
+
+
+def test_runs_are_launched_in_batches_balanced_largest_first():
+    from theory_check.sweep import make_batches
+
+    assert make_batches([1.0] * 7, workers=1, batch_size=None) == [list(range(7))]
+    assert [len(b) for b in make_batches([1.0] * 7, workers=1, batch_size=3)] == [3, 2, 2]
+    costs = [1, 8, 1, 1, 8, 1, 1, 1]
+    batches = make_batches(costs, workers=2, batch_size=None)
+    assert len(batches) == 4 and sorted(i for b in batches for i in b) == list(range(8))
+    assert [b[0] for b in batches[:2]] == [1, 4]  # the largest runs start first
+    assert sorted(sum(costs[i] for i in b) for b in batches) == [3, 3, 8, 8]
+    assert make_batches([5.0], workers=4, batch_size=2) == [[0]]
+
+
+def test_a_sweep_launches_one_job_per_batch(tmp_path):
+    proc = run_sweep(tmp_path, "seed=range(7)", "hydra.sweeper.batch_size=3")
+    assert "7 runs: 0 already in the results, 7 to run with BasicLauncher in 3 batches" in proc.stdout
+    out = tmp_path / "outputs" / "raw"
+    assert sorted(p.name for p in (out / "batches").iterdir()) == ["0.json", "1.json", "2.json"]
+    assert sorted(p.name for p in out.iterdir() if p.name.isdigit()) == ["0", "1", "2"]
+    assert len(load_results(tmp_path / "raw")) == 14
+
+
+@pytest.mark.parametrize("launcher", ["parallel", "submitit_local"])
+def test_same_rows_whatever_the_launcher(tmp_path, launcher):
+    # Default sizes (n=200, d=100, N=100), where a multi-threaded BLAS changes the last bits:
+    # every launcher must run with blas_threads, including fresh worker processes.
+    grid = ["seed=range(8)", "jobs=2"]
+    run_sweep(tmp_path, *grid, results="basic", sizes=[])
+    other = run_sweep(tmp_path, *grid, f"hydra/launcher={launcher}", results=launcher, sizes=[])
+    assert "to run with BasicLauncher" not in other.stdout
+    drop = ["wall_time", "solver.time"]
+    basic, rows = load_results(tmp_path / "basic"), load_results(tmp_path / launcher)
+    drop = [c for c in drop if c in basic]
+    assert len(basic) == len(rows) == 16
+    pd.testing.assert_frame_equal(by_key(basic, drop=drop), by_key(rows, drop=drop), check_exact=True)
+
+
+def test_a_batched_run_stores_the_rows_of_the_same_single_run(make_cfg, tmp_path):
+    # Batch files carry resolved configs through JSON: nothing of a row may change on the way.
+    run_sweep(tmp_path, "seed=3", "model=low_rank", "noise=uniform", "estimator=[convex_linear,data_svd]")
+    run(make_cfg(*SMALL, "seed=3", "model=low_rank", "noise=uniform", "estimator=[convex_linear,data_svd]",
+                 f"results_dir={tmp_path / 'single'}"))
+    single = load_results(tmp_path / "single")
+    swept = load_results(tmp_path / "raw")
+    drop = ["wall_time"] + [c for c in swept if c.endswith("time") and c != "wall_time"]
+    pd.testing.assert_frame_equal(by_key(swept, drop=drop), by_key(single, drop=drop))
