@@ -10,15 +10,11 @@ their rows under a lock on the experiment folder, so neither loses the other's r
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import errno
-import fcntl
 import functools
 import itertools
 import json
 import time
-import warnings
 from pathlib import Path
 
 import hydra
@@ -36,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from . import rates
 from .provenance import provenance
-from .results import read_run, run_path, stable_hash, write_rows_atomic
+from .results import file_lock, read_run, run_path, stable_hash, write_rows_atomic
 from .validation import check_int, check_rank, check_real
 
 #: Config entries that choose what to compute or where to store it, not what the data are.
@@ -265,21 +261,6 @@ def pending(cfg: DictConfig) -> tuple[str, Path, dict]:
     return key, path, todo
 
 
-@contextlib.contextmanager
-def _folder_lock(folder: Path):
-    """Exclusive ``flock`` on ``folder/.lock``; the kernel releases it if the process dies."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        except OSError as exc:  # e.g. Lustre mounted without -o flock
-            if exc.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
-                raise
-            warnings.warn(f"{folder} does not support file locks: runs with the same key "
-                          f"finishing at once may overwrite each other's rows ({exc})", stacklevel=3)
-        yield
-
-
 def _estimator_columns(name: str, rkey: str, node: DictConfig) -> dict:
     return {"estimator": name, "key": rkey,
             **{f"estimator.{p}": v for p, v in OmegaConf.to_container(node, resolve=True).items()
@@ -334,7 +315,7 @@ def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
                 for name, (rkey, node) in todo.items()]
 
     # Re-read under the lock: a run with the same key may have written since pending().
-    with _folder_lock(path.parent):
+    with file_lock(path.parent / ".lock"):
         current = read_run(path)
         if current is not None:
             # One row per estimator name: a row computed with other estimator settings is
