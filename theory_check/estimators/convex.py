@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from ..linalg import ColumnSpace
+from ..linalg import ColumnSpace, blas_threads_by_size
 from ..problem import Problem
 from ..solvers.projection import project_K, project_K_cvxpy
 from ..validation import check_choice, check_int, check_matrix, check_rank, check_real
@@ -13,6 +13,7 @@ from .base import Estimate, Estimator
 SOLVERS = {"dykstra": project_K, "cvxpy": project_K_cvxpy}
 
 
+@blas_threads_by_size("iterative")
 def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_iter=5000,
                   warm_start=None, return_info=False):
     """Theorem 4.4's estimator ``Ŵ = X̃⁺M̂``, ``M̂ = argmin ‖M − Y‖_F²`` over

@@ -39,6 +39,7 @@ import time
 import numpy as np
 import scipy.linalg
 
+from ..linalg import blas_threads_by_size
 from ..validation import check_int, check_matrix, check_real
 
 #: Columns of ``basis`` must be orthonormal to this accuracy (relative, in ‖BᵀB − I‖_max).
@@ -216,6 +217,7 @@ def _certificate(M, Q, Z, Y, alpha):
     return P, float(cert), float(feas), float(gap)
 
 
+@blas_threads_by_size("iterative")
 def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=None):
     """Euclidean projection of ``M`` onto ``K(α, r) ∩ col(basis)⊗R^N``.
 
@@ -393,6 +395,7 @@ def _cvxpy_problem(n, N, alpha, r, B):
     return _CVXPY_CACHE[key]
 
 
+@blas_threads_by_size("iterative")
 def project_K_cvxpy(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=None,
                     solver="SCS"):
     """Reference projection onto ``K(α, r) ∩ col(basis)⊗R^N`` by cvxpy (for tests and benchmarks).
