@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from theory_check.estimators import convex_linear, data_svd, relu_mle, relu_nonconvex, weight_svd
-from theory_check.solvers.projection import project_K
+from theory_check.solvers.projection import project_K, project_l1_ball
 from theory_check.solvers.tobit import inverse_mills, tobit_apg
 
 RNG = np.random.default_rng(0)
@@ -51,6 +51,8 @@ def test_complex_weight_and_solver_inputs_are_refused():
         project_K(Y + 1j, alpha=1.0, r=2)
     with pytest.raises(ValueError, match=r"^Y must be real"):
         tobit_apg(Y_RELU + 0j, sigma=0.3, alpha=1.0, r=2)
+    with pytest.raises(ValueError, match=r"^v must be real"):
+        project_l1_ball(np.array([3.0, 1j]), 1.0)
     with pytest.raises(ValueError, match=r"^W must be real"):
         weight_svd(np.array([[1.0, 2j], [3.0, 4.0]], dtype=object), 1)
     # Real data of other dtypes are still converted, not refused.

@@ -69,6 +69,16 @@ def check_matrix(name: str, A, *, rows: int | None = None, cols: int | None = No
     return A
 
 
+def check_vector(name: str, v) -> np.ndarray:
+    """Return ``v`` as a finite 1-D float array (complex and non-numeric input refused)."""
+    v = _real_array(name, v)
+    if v.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} contains NaN or inf entries")
+    return v
+
+
 def _real_array(name: str, A) -> np.ndarray:
     try:
         A = np.asarray(A)

@@ -40,7 +40,7 @@ import numpy as np
 import scipy.linalg
 
 from ..linalg import blas_threads_by_size
-from ..validation import check_int, check_matrix, check_real
+from ..validation import check_int, check_matrix, check_real, check_vector
 
 #: Columns of ``basis`` must be orthonormal to this accuracy (relative, in ‖BᵀB − I‖_max).
 BASIS_ORTHONORMALITY_TOL = 1e-8
@@ -74,11 +74,7 @@ def project_l1_ball(v, radius: float):
     theta : float
         The soft threshold (0 when ``v`` is already in the ball).
     """
-    v = np.asarray(v, dtype=float)
-    if v.ndim != 1:
-        raise ValueError(f"v must be a 1-D array, got shape {v.shape}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError("v contains NaN or inf entries")
+    v = check_vector("v", v)
     radius = check_real("radius", radius, low=0.0)
     a = np.abs(v)
     if a.sum() <= radius:
