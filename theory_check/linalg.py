@@ -9,13 +9,16 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import ThreadpoolController
 
-#: Largest dimension of the problem below which one BLAS thread is faster than the process's
-#: default, per kind of work (``theory_check/bench/blas_threads.py``; OpenBLAS, 2 cores: small
-#: multi-threaded BLAS calls pay more in synchronization than they gain). "svd": one SVD of the
-#: matrix (weight_svd); "closed_form": an SVD of X̃ and products with it (data_svd);
-#: "iterative": a spectral decomposition and a few products per iteration (project_K,
-#: tobit_apg and the estimators built on them).
-BLAS_CROSSOVER = {"svd": 600, "closed_form": 1000, "iterative": 1400}
+#: Largest dimension of the problem below which one BLAS thread is used instead of the
+#: process's default, per kind of work (``theory_check/bench/blas_threads.py``; OpenBLAS,
+#: 2 cores: small multi-threaded BLAS calls pay more in synchronization than they gain).
+#: "svd": one SVD of the matrix (weight_svd); "closed_form": an SVD of X̃ and products with it
+#: (data_svd); "iterative": a spectral decomposition and a few products per iteration
+#: (project_K, tobit_apg and the estimators built on them). Measured crossovers were
+#: 600 / 1000 / 1400 on an idle machine and 1400 / 1000 / 1000 at load 3–6; below them the
+#: default threads were up to 400× slower on a busy machine, above them one thread at most
+#: 1.6× slower, so the values sit at the upper end of the measurements.
+BLAS_CROSSOVER = {"svd": 1000, "closed_form": 1000, "iterative": 1400}
 #: BLAS implementations whose thread count is process-wide and set through their own API.
 _LIMITED_APIS = ("openblas", "mkl")
 _blas_libs = None
