@@ -136,14 +136,10 @@ class ColumnSpace:
     """col(X̃) through the thin SVD ``X̃ = U_k Σ_k V_kᵀ``, for estimators that solve in
     pre-activation space: the orthonormal ``basis`` their constraint ``M ∈ col(X̃)⊗R^N`` needs
     (None when X̃ has full row rank and the constraint is void) and the map ``M ↦ X̃⁺M``.
-    A zero X̃ (numerical rank 0) is refused: col(X̃) = {0} leaves nothing to estimate.
     """
 
     def __init__(self, X_tilde: np.ndarray):
         self.U, self.s, self.Vt = thin_svd(X_tilde)
-        if self.s.size == 0:
-            raise ValueError("X_tilde is zero (numerical rank 0): its column space is {0}, so "
-                             "every weight gives the same pre-activations X_tilde @ W = 0")
         self.basis = None if self.U.shape[1] == X_tilde.shape[0] else self.U
 
     def weight(self, M: np.ndarray) -> np.ndarray:

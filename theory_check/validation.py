@@ -69,6 +69,15 @@ def check_matrix(name: str, A, *, rows: int | None = None, cols: int | None = No
     return A
 
 
+def check_nonzero(name: str, A: np.ndarray) -> np.ndarray:
+    """Refuse an all-zero matrix: as X̃ it has rank 0 (thin_svd keeps no singular value only
+    then), its column space is {0}, and every weight gives the same pre-activations."""
+    if not np.any(A):
+        raise ValueError(f"{name} is zero (numerical rank 0): its column space is {{0}}, so "
+                         f"every weight W gives the same pre-activations {name} @ W = 0")
+    return A
+
+
 def check_vector(name: str, v) -> np.ndarray:
     """Return ``v`` as a finite 1-D float array (complex and non-numeric input refused)."""
     v = _real_array(name, v)

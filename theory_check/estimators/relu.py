@@ -13,16 +13,17 @@ import time
 import numpy as np
 import scipy.optimize
 
-from ..linalg import ColumnSpace, blas_threads_by_size
+from ..linalg import ColumnSpace, blas_threads_by_size, thin_svd
 from ..problem import Problem
 from ..solvers.tobit import tobit_apg
-from ..validation import check_int, check_matrix, check_rank, check_real, check_sigma
+from ..validation import (check_int, check_matrix, check_nonzero, check_rank, check_real,
+                          check_sigma)
 from .base import Estimate, Estimator
 from .svd import data_svd
 
 
 def _check_relu_data(X_tilde, Y, rank):
-    X_tilde = check_matrix("X_tilde", X_tilde)
+    X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
     rank = check_rank(rank, max_rank=min(d, Y.shape[1]))
@@ -119,8 +120,7 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=0)
     start = time.perf_counter()
-    col = ColumnSpace(X_tilde)
-    U, s, Vt = col.U, col.s, col.Vt
+    U, s, Vt = thin_svd(X_tilde)
     k, N = U.shape[1], Y.shape[1]
     # The data_svd start in SVD coordinates: Σ_k V_kᵀ Ŵ₀ = [U_kᵀY]_r, factored with balanced
     # singular values so neither factor dominates the L-BFGS metric.
