@@ -7,7 +7,33 @@ import functools
 
 import numpy as np
 import scipy.linalg
-from threadpoolctl import ThreadpoolController
+
+def default_rcond(shape: tuple[int, int]) -> float:
+    """Relative cut below which singular values count as zero: ``max(shape) · eps``.
+
+    Scaled with the size like LAPACK's rank decisions, so condition numbers up to ~1e12 are
+    kept while exact rank deficiency (s_i ~ eps · s_max) is cut.
+    """
+    return max(shape) * np.finfo(float).eps
+
+
+def thin_svd(A: np.ndarray, *, rcond: float | None = None):
+    """Thin SVD of ``A`` restricted to its numerical rank.
+
+    Returns ``U_k (m, k), s_k (k,), Vt_k (k, p)`` with ``s_k > rcond * s_max``.
+    """
+    U, s, Vt = scipy.linalg.svd(A, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    if rcond is None:
+        rcond = default_rcond(A.shape)
+    k = int(np.sum(s > rcond * s[0])) if s.size and s[0] > 0 else 0
+    return U[:, :k], s[:k], Vt[:k]
+
+
+def truncate(A: np.ndarray, rank: int) -> np.ndarray:
+    """Best rank-``rank`` approximation ``[A]_r`` (Eckart–Young)."""
+    U, s, Vt = scipy.linalg.svd(A, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    return (U[:, :rank] * s[:rank]) @ Vt[:rank]
+
 
 #: Largest dimension of the problem below which one BLAS thread is used instead of the
 #: process's default, per kind of work (``theory_check/bench/blas_threads.py``; OpenBLAS,
@@ -30,6 +56,8 @@ def _blas_libraries():
     # OpenBLAS on import, and this module imports both, so the scan sees them.
     global _blas_libs
     if _blas_libs is None:
+        from threadpoolctl import ThreadpoolController  # only the first call needs it
+
         _blas_libs = [lib for lib in ThreadpoolController().lib_controllers
                       if lib.internal_api in _LIMITED_APIS]
     return _blas_libs
@@ -99,32 +127,6 @@ def blas_threads_by_size(kind: str):
         return wrapper
 
     return decorate
-
-def default_rcond(shape: tuple[int, int]) -> float:
-    """Relative cut below which singular values count as zero: ``max(shape) · eps``.
-
-    Scaled with the size like LAPACK's rank decisions, so condition numbers up to ~1e12 are
-    kept while exact rank deficiency (s_i ~ eps · s_max) is cut.
-    """
-    return max(shape) * np.finfo(float).eps
-
-
-def thin_svd(A: np.ndarray, *, rcond: float | None = None):
-    """Thin SVD of ``A`` restricted to its numerical rank.
-
-    Returns ``U_k (m, k), s_k (k,), Vt_k (k, p)`` with ``s_k > rcond * s_max``.
-    """
-    U, s, Vt = scipy.linalg.svd(A, full_matrices=False, lapack_driver="gesdd", check_finite=False)
-    if rcond is None:
-        rcond = default_rcond(A.shape)
-    k = int(np.sum(s > rcond * s[0])) if s.size and s[0] > 0 else 0
-    return U[:, :k], s[:k], Vt[:k]
-
-
-def truncate(A: np.ndarray, rank: int) -> np.ndarray:
-    """Best rank-``rank`` approximation ``[A]_r`` (Eckart–Young)."""
-    U, s, Vt = scipy.linalg.svd(A, full_matrices=False, lapack_driver="gesdd", check_finite=False)
-    return (U[:, :rank] * s[:rank]) @ Vt[:rank]
 
 
 def lstsq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
