@@ -1,6 +1,9 @@
-"""Factorizations shared by estimators and generators (never an inverse of a Gram matrix)."""
+"""Factorizations shared by estimators and generators (never an inverse of a Gram matrix), and
+the choice of BLAS threads by problem size for the public estimators and solvers."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import scipy.linalg
@@ -30,6 +33,100 @@ def truncate(A: np.ndarray, rank: int) -> np.ndarray:
     """Best rank-``rank`` approximation ``[A]_r`` (Eckart–Young)."""
     U, s, Vt = scipy.linalg.svd(A, full_matrices=False, lapack_driver="gesdd", check_finite=False)
     return (U[:, :rank] * s[:rank]) @ Vt[:rank]
+
+
+#: Largest dimension of the problem below which one BLAS thread is used instead of the
+#: process's default, per kind of work (``theory_check/bench/blas_threads.py``; OpenBLAS,
+#: 2 cores: small multi-threaded BLAS calls pay more in synchronization than they gain).
+#: "svd": one SVD of the matrix (weight_svd); "closed_form": an SVD of X̃ and products with it
+#: (data_svd); "iterative": a spectral decomposition and a few products per iteration
+#: (project_K, tobit_apg and the estimators built on them). Measured crossovers were
+#: 600 / 1000 / 1400 on an idle machine and 1400 / 1000 / 1000 at load 3–6; below them the
+#: default threads were up to 400× slower on a busy machine, above them one thread at most
+#: 1.6× slower, so the values sit at the upper end of the measurements.
+BLAS_CROSSOVER = {"svd": 1000, "closed_form": 1000, "iterative": 1400}
+#: BLAS implementations whose thread count is process-wide and set through their own API.
+_LIMITED_APIS = ("openblas", "mkl")
+_blas_libs = None
+
+
+def _blas_libraries():
+    # threadpoolctl's threadpool_limits rescans the loaded libraries on every call (~0.7 ms);
+    # the controllers found once cost ~0.3 µs per get/set. numpy and scipy each load their
+    # OpenBLAS on import, and this module imports both, so the scan sees them.
+    global _blas_libs
+    if _blas_libs is None:
+        from threadpoolctl import ThreadpoolController  # only the first call needs it
+
+        _blas_libs = [lib for lib in ThreadpoolController().lib_controllers
+                      if lib.internal_api in _LIMITED_APIS]
+    return _blas_libs
+
+
+class single_blas_thread:
+    """Context manager: BLAS runs on one thread inside, as under ``threadpool_limits(1)``.
+
+    Only lowers limits (a caller's limit of 1 is left alone, nothing is ever raised) and
+    restores on exit what it changed, so nested regions cost a few µs and no more. The
+    OpenBLAS/MKL thread count is process-wide: other Python threads running BLAS meanwhile are
+    limited too.
+    """
+
+    def __enter__(self):
+        self._changed = []
+        for lib in _blas_libraries():
+            threads = lib.get_num_threads()
+            if threads is not None and threads > 1:
+                lib.set_num_threads(1)
+                self._changed.append((lib, threads))
+        return self
+
+    def __exit__(self, *exc):
+        for lib, threads in self._changed:
+            lib.set_num_threads(threads)
+        return False
+
+
+#: Names under which the public functions take the matrices that set the problem size.
+_SIZE_ARGS = ("X_tilde", "Y", "W", "M")
+
+
+def _problem_size(args, kwargs) -> int:
+    size = 0
+    for value in (*args[:2], *(kwargs.get(name) for name in _SIZE_ARGS)):
+        shape = getattr(value, "shape", None)
+        if shape is None and isinstance(value, (list, tuple)):
+            try:
+                shape = np.shape(value)
+            except ValueError:  # ragged: the function's own checks refuse it
+                shape = None
+        if shape:
+            size = max(size, *(int(s) for s in shape))
+    return size
+
+
+def blas_threads_by_size(kind: str):
+    """Decorator: run the function on one BLAS thread when its problem is smaller than
+    ``BLAS_CROSSOVER[kind]`` (largest dimension of its first two positional arguments or of
+    ``X_tilde``/``Y``/``W``/``M``), with the caller's threads otherwise.
+
+    The results are bitwise those of the same call under ``threadpool_limits(1)`` below the
+    crossover; the caller's own limits are never raised.
+    """
+    if kind not in BLAS_CROSSOVER:
+        raise ValueError(f"kind must be one of {sorted(BLAS_CROSSOVER)}, got {kind!r}")
+
+    def decorate(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if _problem_size(args, kwargs) >= BLAS_CROSSOVER[kind]:
+                return func(*args, **kwargs)
+            with single_blas_thread():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def lstsq(A: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -50,8 +50,12 @@ def check_real(
 
 
 def check_matrix(name: str, A, *, rows: int | None = None, cols: int | None = None) -> np.ndarray:
-    """Return ``A`` as a finite 2-D float array with the given shape (None = any)."""
-    A = np.asarray(A, dtype=float)
+    """Return ``A`` as a finite 2-D float array with the given shape (None = any).
+
+    Complex and non-numeric input is refused, not cast: numpy's cast would silently drop the
+    imaginary part (with only a ComplexWarning) or fail with a message that names no parameter.
+    """
+    A = _real_array(name, A)
     if A.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array, got an array of shape {A.shape}")
     if A.size == 0:
@@ -63,6 +67,71 @@ def check_matrix(name: str, A, *, rows: int | None = None, cols: int | None = No
     if not np.all(np.isfinite(A)):
         raise ValueError(f"{name} contains NaN or inf entries")
     return A
+
+
+def check_nonzero(name: str, A: np.ndarray) -> np.ndarray:
+    """Refuse an all-zero matrix: as X̃ it has rank 0 (thin_svd keeps no singular value only
+    then), its column space is {0}, and every weight gives the same pre-activations."""
+    if not np.any(A):
+        raise ValueError(f"{name} is zero (numerical rank 0): its column space is {{0}}, so "
+                         f"every weight W gives the same pre-activations {name} @ W = 0")
+    return A
+
+
+def check_vector(name: str, v) -> np.ndarray:
+    """Return ``v`` as a finite 1-D float array (complex and non-numeric input refused)."""
+    v = _real_array(name, v)
+    if v.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} contains NaN or inf entries")
+    return v
+
+
+def _real_array(name: str, A) -> np.ndarray:
+    try:
+        A = np.asarray(A)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name} must be a 2-D array of real numbers: {exc}") from None
+    kind = A.dtype.kind
+    if kind == "c" or (kind == "O" and any(isinstance(a, complex) for a in A.flat)):
+        raise ValueError(f"{name} must be real, got complex entries (dtype {A.dtype}); complex "
+                         f"data are not supported: pass {name}.real if the imaginary part is "
+                         "meant to be dropped")
+    if kind in "biuf":
+        return A.astype(float, copy=False)
+    if kind == "O":  # e.g. Fractions or Decimals: fine if each converts to a float
+        try:
+            return A.astype(float)
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{name} must be an array of real numbers, got dtype {A.dtype}")
+
+
+#: Allowed noise level σ of the Tobit likelihood, relative to the data scale S = max(α, max Y),
+#: and absolute. The solver squares the gradient mapping G ~ S/σ² (its certificate uses ‖G‖²
+#: ~ nN·(S/σ)²/σ²): σ >= 1e-50·S and σ >= 1e-50 keep that below ~1e212, far from overflow (at
+#: σ = 1e-90·S it overflowed and the certificate read 0 after one step). Above 1e8·S the part
+#: of the likelihood that depends on M at second order, ~(S/σ)² <= 1e-16 of its value, is
+#: below the rounding of f, so the restart test and the certificate compare rounding errors.
+SIGMA_RELATIVE_RANGE = (1e-50, 1e8)
+SIGMA_ABSOLUTE_RANGE = (1e-50, 1e50)
+
+
+def check_sigma(sigma, *, scale: float, name: str = "sigma") -> float:
+    """Return σ if it is a real number in the range where the Tobit likelihood is computable.
+
+    ``scale`` is the data scale S = max(α, max Y); see :data:`SIGMA_RELATIVE_RANGE`.
+    """
+    sigma = check_real(name, sigma, low=0.0, low_open=True)
+    low = max(SIGMA_RELATIVE_RANGE[0] * scale, SIGMA_ABSOLUTE_RANGE[0])
+    high = min(SIGMA_RELATIVE_RANGE[1] * scale, SIGMA_ABSOLUTE_RANGE[1])
+    if not low <= sigma <= high:
+        raise ValueError(
+            f"{name} must be in [{low:.3g}, {high:.3g}] = [1e-50, 1e8] × max(alpha, max Y) "
+            f"(within [1e-50, 1e50]), got {sigma:.3g}: outside it the censored-Gaussian "
+            "likelihood overflows or is lost in rounding")
+    return sigma
 
 
 def check_rank(rank, *, max_rank: int, name: str = "rank") -> int:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 
-from ..linalg import ColumnSpace
+from ..linalg import ColumnSpace, blas_threads_by_size
 from ..problem import Problem
 from ..solvers.projection import project_K, project_K_cvxpy
-from ..validation import check_choice, check_int, check_matrix, check_rank, check_real
+from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
+                          check_real)
 from .base import Estimate, Estimator
 
 #: solver name → projection onto K ∩ col(X̃)⊗R^N with the signature of ``project_K``.
 SOLVERS = {"dykstra": project_K, "cvxpy": project_K_cvxpy}
 
 
+@blas_threads_by_size("iterative")
 def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_iter=5000,
                   warm_start=None, return_info=False):
     """Theorem 4.4's estimator ``Ŵ = X̃⁺M̂``, ``M̂ = argmin ‖M − Y‖_F²`` over
@@ -52,7 +54,7 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
     info : dict, only if ``return_info``
         ``solver``, ``iterations``, ``certificate``, ``converged`` and the solver's details.
     """
-    X_tilde = check_matrix("X_tilde", X_tilde)
+    X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)

@@ -13,16 +13,17 @@ import time
 import numpy as np
 import scipy.optimize
 
-from ..linalg import ColumnSpace, thin_svd
+from ..linalg import ColumnSpace, blas_threads_by_size, thin_svd
 from ..problem import Problem
 from ..solvers.tobit import tobit_apg
-from ..validation import check_int, check_matrix, check_rank, check_real
+from ..validation import (check_int, check_matrix, check_nonzero, check_rank, check_real,
+                          check_sigma)
 from .base import Estimate, Estimator
 from .svd import data_svd
 
 
 def _check_relu_data(X_tilde, Y, rank):
-    X_tilde = check_matrix("X_tilde", X_tilde)
+    X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
     rank = check_rank(rank, max_rank=min(d, Y.shape[1]))
@@ -35,6 +36,7 @@ def _check_relu_data(X_tilde, Y, rank):
     return X_tilde, Y, rank
 
 
+@blas_threads_by_size("iterative")
 def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 1e-6,
              max_iter: int = 2000, return_info: bool = False):
     """Tobit (censored-Gaussian) maximum likelihood over K(α, r) ∩ col(X̃)⊗R^N, mapped to Ŵ.
@@ -70,8 +72,8 @@ def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 
         (see :func:`theory_check.solvers.tobit.tobit_apg`).
     """
     X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
-    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    sigma = check_sigma(sigma, scale=max(alpha, float(Y.max())))
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     col = ColumnSpace(X_tilde)
@@ -81,6 +83,7 @@ def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 
     return (W_hat, info) if return_info else W_hat
 
 
+@blas_threads_by_size("iterative")
 def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 500,
                    return_info: bool = False):
     """Non-convex ReLU least squares ``min_{A, B} ‖ReLU(X̃AB) − Y‖_F²`` (Appendix C's problem).

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..linalg import thin_svd, truncate
+from ..linalg import blas_threads_by_size, thin_svd, truncate
 from ..problem import Problem
 from ..validation import check_matrix, check_rank, check_real
 from .base import CLOSED_FORM, Estimate, Estimator
 
 
+@blas_threads_by_size("svd")
 def weight_svd(W, rank: int) -> np.ndarray:
     """Best rank-``rank`` approximation of the weight alone, ``[W]_r``.
 
@@ -27,6 +28,7 @@ def weight_svd(W, rank: int) -> np.ndarray:
     return truncate(W, rank)
 
 
+@blas_threads_by_size("closed_form")
 def data_svd(X_tilde, Y, rank: int, *, rcond: float | None = None) -> np.ndarray:
     """Rank-constrained least squares ``argmin_{rank W' <= r} ‖X̃W' − Y‖_F`` in closed form.
 

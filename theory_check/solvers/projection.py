@@ -39,7 +39,8 @@ import time
 import numpy as np
 import scipy.linalg
 
-from ..validation import check_int, check_matrix, check_real
+from ..linalg import blas_threads_by_size
+from ..validation import check_int, check_matrix, check_real, check_vector
 
 #: Columns of ``basis`` must be orthonormal to this accuracy (relative, in ‖BᵀB − I‖_max).
 BASIS_ORTHONORMALITY_TOL = 1e-8
@@ -73,11 +74,7 @@ def project_l1_ball(v, radius: float):
     theta : float
         The soft threshold (0 when ``v`` is already in the ball).
     """
-    v = np.asarray(v, dtype=float)
-    if v.ndim != 1:
-        raise ValueError(f"v must be a 1-D array, got shape {v.shape}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError("v contains NaN or inf entries")
+    v = check_vector("v", v)
     radius = check_real("radius", radius, low=0.0)
     a = np.abs(v)
     if a.sum() <= radius:
@@ -216,6 +213,7 @@ def _certificate(M, Q, Z, Y, alpha):
     return P, float(cert), float(feas), float(gap)
 
 
+@blas_threads_by_size("iterative")
 def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=None):
     """Euclidean projection of ``M`` onto ``K(α, r) ∩ col(basis)⊗R^N``.
 
@@ -393,6 +391,7 @@ def _cvxpy_problem(n, N, alpha, r, B):
     return _CVXPY_CACHE[key]
 
 
+@blas_threads_by_size("iterative")
 def project_K_cvxpy(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=None,
                     solver="SCS"):
     """Reference projection onto ``K(α, r) ∩ col(basis)⊗R^N`` by cvxpy (for tests and benchmarks).
