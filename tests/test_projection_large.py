@@ -42,3 +42,66 @@ def test_column_space_qr_agrees_with_svd(n, d, kappa, rank, qr_used):
 def test_column_space_rejects_unknown_method():
     with pytest.raises(ValueError, match="method"):
         ColumnSpace(np.eye(3), method="lu")
+
+
+# --- project_K: certified nuclear-norm lower bounds and the partial nuclear step -------------
+
+from theory_check.solvers import project_K, project_K_cvxpy  # noqa: E402
+from theory_check.solvers import projection  # noqa: E402
+
+
+@pytest.mark.parametrize("n,N,rank", [(70, 70, None), (64, 100, None), (130, 40, 3), (10, 5, None)])
+def test_nuclear_norm_lower_bounds_are_below_the_nuclear_norm(n, N, rank):
+    rng = np.random.default_rng(n * N)
+    Z = rng.standard_normal((n, N)) if rank is None else (
+        rng.standard_normal((n, rank)) @ rng.standard_normal((rank, N)))
+    Z = Z + 3.0  # a dominant rank-one part as well
+    exact = np.linalg.svd(Z, compute_uv=False).sum()
+    pinching, holder = projection._nuclear_norm_lower_bound(Z)
+    assert 0 <= pinching <= exact and 0 < holder() <= exact
+    # Hölder is within a small factor on noise (the point of computing it)
+    noise = rng.standard_normal((n, N))
+    assert projection._holder_bound(noise) >= 0.6 * np.linalg.svd(noise, compute_uv=False).sum()
+
+
+def _binding(seed, n, k=None, noise=2.0):
+    rng = np.random.default_rng(seed)
+    A, Bm = rng.standard_normal((n, 8)), rng.standard_normal((8, n))
+    M = A @ Bm
+    M = M / np.abs(M).max() + rng.uniform(-noise, noise, (n, n))
+    B = None if k is None else np.linalg.qr(rng.standard_normal((n, k)))[0]
+    return M, B
+
+
+@pytest.mark.parametrize("seed,n,k", [(0, 60, None), (1, 48, 30), (2, 80, None)])
+def test_partial_nuclear_steps_give_the_full_spectrum_result(seed, n, k, monkeypatch):
+    M, B = _binding(seed, n, k)
+    monkeypatch.setattr(projection, "PARTIAL_EIGH_MIN_SIZE", np.inf)
+    P_full, info_full = project_K(M, alpha=1.0, r=8, basis=B, tol=1e-10)
+    monkeypatch.setattr(projection, "PARTIAL_EIGH_MIN_SIZE", 1)
+    P, info = project_K(M, alpha=1.0, r=8, basis=B, tol=1e-10)
+    assert info_full["exit"] == info["exit"] == "iterated" and info["converged"]
+    assert info_full["partial_eigh"] == 0 and info["partial_eigh"] >= info["iterations"] // 2
+    assert np.linalg.norm(P - P_full) <= 1e-10 * np.linalg.norm(P_full)
+    assert info["iterations"] == info_full["iterations"]
+
+
+@pytest.mark.parametrize("theta", [1e6, 1e-3, float("nan"), "junk"])
+def test_any_warm_threshold_gives_the_same_projection(theta, monkeypatch):
+    """A wrong threshold can only cost time: too high is not certified, too low keeps more."""
+    monkeypatch.setattr(projection, "PARTIAL_EIGH_MIN_SIZE", 1)
+    M, _ = _binding(3, 40)
+    P_ref, warm = project_K(M, alpha=1.0, r=8, tol=1e-11)
+    warm = dict(warm["warm_start"], theta=theta)
+    P, info = project_K(M, alpha=1.0, r=8, tol=1e-11, warm_start=warm)
+    assert info["converged"]
+    assert np.linalg.norm(P - P_ref) <= 1e-9 * np.linalg.norm(P_ref)
+
+
+def test_partial_nuclear_steps_match_cvxpy(monkeypatch):
+    monkeypatch.setattr(projection, "PARTIAL_EIGH_MIN_SIZE", 1)
+    M, B = _binding(4, 20, 12)
+    P, info = project_K(M, alpha=1.0, r=3, basis=B, tol=1e-10)
+    P_ref, ref_info = project_K_cvxpy(M, alpha=1.0, r=3, basis=B, tol=1e-10, max_iter=100_000)
+    assert ref_info["converged"] and info["partial_eigh"] > 0
+    assert np.linalg.norm(P - P_ref) <= 1e-5 * np.linalg.norm(P_ref)
