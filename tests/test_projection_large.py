@@ -50,6 +50,15 @@ from theory_check.solvers import project_K, project_K_cvxpy  # noqa: E402
 from theory_check.solvers import projection  # noqa: E402
 
 
+def test_exit_checks_agree_with_the_singular_values():
+    """_in_nuclear_ball decides as the exact nuclear norm does, on both sides of the radius."""
+    rng = np.random.default_rng(7)
+    for Z in (rng.standard_normal((70, 90)), np.outer(rng.standard_normal(64), np.ones(64))):
+        exact = np.linalg.svd(Z, compute_uv=False).sum()
+        for radius in (0.5 * exact, 0.999 * exact, 1.001 * exact, 2 * exact):
+            assert projection._in_nuclear_ball(Z, radius) == (exact <= radius)
+
+
 @pytest.mark.parametrize("n,N,rank", [(70, 70, None), (64, 100, None), (130, 40, 3), (10, 5, None)])
 def test_nuclear_norm_lower_bounds_are_below_the_nuclear_norm(n, N, rank):
     rng = np.random.default_rng(n * N)
@@ -57,8 +66,8 @@ def test_nuclear_norm_lower_bounds_are_below_the_nuclear_norm(n, N, rank):
         rng.standard_normal((n, rank)) @ rng.standard_normal((rank, N)))
     Z = Z + 3.0  # a dominant rank-one part as well
     exact = np.linalg.svd(Z, compute_uv=False).sum()
-    pinching, holder = projection._nuclear_norm_lower_bound(Z)
-    assert 0 <= pinching <= exact and 0 < holder() <= exact
+    assert 0 <= projection._pinching_bound(Z) <= exact
+    assert 0 < projection._holder_bound(Z) <= exact
     # Hölder is within a small factor on noise (the point of computing it)
     noise = rng.standard_normal((n, N))
     assert projection._holder_bound(noise) >= 0.6 * np.linalg.svd(noise, compute_uv=False).sum()
