@@ -54,8 +54,10 @@ ANDERSON_REGULARIZATION = 1e-10
 GRAM_MIN_RATIO = 1e-2
 #: Smallest Gram matrix (k or N) whose nuclear step computes only the eigenpairs above
 #: PARTIAL_THRESHOLD_FRACTION times the last soft threshold (LAPACK's MRRR subset, ``evr``),
-#: certified as below. At 1000 the subset cost as much as the full ``evd``; at 2048 about 0.4 of
-#: it with a quarter of the spectrum kept (one BLAS thread; results/bench/large.md).
+#: certified as below. A marginal gain (results/bench/large.md, one BLAS thread, loaded
+#: machine, ±10 % noise): whole solves 1.21× faster for convex_linear at n = 2048, 0.93–1.03×
+#: for relu_mle at 1448–2048 and convex_linear at 1448, where 25–35 % of a spectrum dense near
+#: the threshold is above τ and the subset solver is barely cheaper than ``evd``.
 PARTIAL_EIGH_MIN_SIZE = 1400
 PARTIAL_THRESHOLD_FRACTION = 0.9
 #: Side of the diagonal blocks of the pinching bound on the nuclear norm (_pinching_bound).
