@@ -53,6 +53,16 @@ ANDERSON_REGULARIZATION = 1e-10
 #: Smallest kept singular value, relative to the largest, for which the nuclear-ball projection
 #: goes through the Gram matrix (rounding error ≈ ε/ratio² ≈ 1e-12 relative) instead of an SVD.
 GRAM_MIN_RATIO = 1e-2
+#: Smallest Gram matrix (k or N) whose nuclear step computes only the eigenpairs above
+#: PARTIAL_THRESHOLD_FRACTION times the last soft threshold (LAPACK's MRRR subset, ``evr``),
+#: certified as below. A marginal gain (results/bench/large.md, one BLAS thread, loaded
+#: machine, ±10 % noise): whole solves 1.21× faster for convex_linear at n = 2048, 0.93–1.03×
+#: for relu_mle at 1448–2048 and convex_linear at 1448, where 25–35 % of a spectrum dense near
+#: the threshold is above τ and the subset solver is barely cheaper than ``evd``.
+PARTIAL_EIGH_MIN_SIZE = 1400
+PARTIAL_THRESHOLD_FRACTION = 0.9
+#: Side of the diagonal blocks of the pinching bound on the nuclear norm (_pinching_bound).
+PINCHING_BLOCK = 32
 
 
 def project_l1_ball(v, radius: float):
@@ -134,39 +144,72 @@ def _in_subspace(Z, B):
 class _NuclearProjector:
     """P_A(Z) = B · P_{‖·‖_* <= R}(BᵀZ): the spectrum runs on the k×N coordinates (k = rank B).
 
-    A full spectral decomposition every time, of the smaller Gram matrix CCᵀ or CᵀC of
-    C = BᵀZ: P(C) = U_j diag(1 − θ/σ_i) U_jᵀ C with the eigenvectors U_j of the kept singular
-    values. The symmetric eigensolver took 15–35 % less time than the thin SVD (gesdd) at
-    n = 60–240 with the same iterates to a certificate of 1e-12. Forming the Gram matrix
-    squares the conditioning: the result is a smooth function of CCᵀ with derivative
-    <= 1/(2θ²), so its rounding error is ≈ ε(σ_1/θ)², and the SVD is used instead when a kept
-    singular value is below ``GRAM_MIN_RATIO``·σ_1. On Model-A instances the projection keeps
-    10–50 % of the spectrum, and a warm-started partial SVD (subspace iteration from the last
-    singular vectors) was measured 3× faster at n >= 256 but left errors of up to 1e-5 at a
+    A spectral decomposition of the smaller Gram matrix CCᵀ or CᵀC of C = BᵀZ:
+    P(C) = U_j diag(1 − θ/σ_i) U_jᵀ C with the eigenvectors U_j of the kept singular values.
+    The symmetric eigensolver took 15–35 % less time than the thin SVD (gesdd) at n = 60–240
+    with the same iterates to a certificate of 1e-12. Forming the Gram matrix squares the
+    conditioning: the result is a smooth function of CCᵀ with derivative <= 1/(2θ²), so its
+    rounding error is ≈ ε(σ_1/θ)², and the SVD is used instead when a kept singular value is
+    below ``GRAM_MIN_RATIO``·σ_1.
+
+    Only the singular values above θ enter P(C), and θ is determined by them: θ is the ℓ1-ball
+    threshold of the top m values whenever it is at least the (m+1)-th. So from Gram size
+    ``PARTIAL_EIGH_MIN_SIZE`` on, once a threshold θ₀ is known (previous iteration, or the
+    warm start), only the eigenpairs above τ = ``PARTIAL_THRESHOLD_FRACTION``·θ₀ are computed
+    (exactly, by LAPACK's subset eigensolver), and they are used only if their threshold θ is
+    >= τ: every eigenvalue left out is then <= τ² <= θ², and the result is the full-spectrum
+    one. Otherwise the full decomposition is computed. A warm-started partial SVD by subspace
+    iteration (3× faster at n >= 256) is not used: it left errors of up to 1e-5 at a
     certificate of 1e-8 (errors in the triplets near the threshold barely change the
-    objective), so it is not used.
+    objective).
     """
 
-    def __init__(self, B, radius):
+    def __init__(self, B, radius, theta=None):
         self.B = B
         self.radius = radius
+        #: last soft threshold (None: unknown; 0: the last point was inside the ball)
+        self.theta = theta
+        self.partial_calls = 0
 
     def __call__(self, Z):
         C = Z if self.B is None else self.B.T @ Z
         wide = C.shape[0] <= C.shape[1]
-        lam, W = scipy.linalg.eigh(C @ C.T if wide else C.T @ C, driver="evd",
-                                   check_finite=False)
-        s = np.sqrt(np.maximum(lam[::-1], 0.0))
-        s_proj = _project_spectrum(s, self.radius)
-        if s_proj is s:
-            return Z if self.B is None else self.B @ C, int(np.count_nonzero(s))
+        G = C @ C.T if wide else C.T @ C
+        found = self._partial(G)
+        if found is None:
+            lam, W = scipy.linalg.eigh(G, driver="evd", check_finite=False)
+            s = np.sqrt(np.maximum(lam[::-1], 0.0))
+            s_proj = _project_spectrum(s, self.radius)
+            if s_proj is s:
+                self.theta = 0.0
+                return Z if self.B is None else self.B @ C, int(np.count_nonzero(s))
+        else:
+            s, W, s_proj = found
         j = s_proj.size
+        self.theta = float(s[j - 1] - s_proj[j - 1])
         if s[j - 1] < GRAM_MIN_RATIO * s[0]:
             Y, j = self._by_svd(C)
         else:
             W = W[:, :-j - 1:-1] * np.sqrt(s_proj / s[:j])
             Y = W @ (W.T @ C) if wide else (C @ W) @ W.T
         return (Y if self.B is None else self.B @ Y), j
+
+    def _partial(self, G):
+        """``(s, W, s_proj)`` from the eigenpairs of G above (τ = fraction·θ₀)², or None when
+        they do not certify the threshold (see the class docstring)."""
+        if G.shape[0] < PARTIAL_EIGH_MIN_SIZE or not self.theta:
+            return None
+        tau = PARTIAL_THRESHOLD_FRACTION * self.theta
+        lam, W = scipy.linalg.eigh(G, driver="evr", subset_by_value=(tau * tau, np.inf),
+                                   check_finite=False)
+        if lam.size == 0:
+            return None
+        s = np.sqrt(lam[::-1])
+        s_proj = _project_spectrum(s, self.radius)
+        if s_proj is s or s[s_proj.size - 1] - s_proj[-1] < tau:
+            return None
+        self.partial_calls += 1
+        return s, W, s_proj
 
     def _by_svd(self, C):
         U, s, Vt = scipy.linalg.svd(C, full_matrices=False, lapack_driver="gesdd",
@@ -192,6 +235,38 @@ def _project_spectrum(s, radius):
 def _nuclear_norm(Z):
     return float(scipy.linalg.svd(Z, compute_uv=False, lapack_driver="gesdd",
                                   check_finite=False).sum())
+
+
+def _pinching_bound(Z):
+    """Lower bound on ‖Z‖_*, nearly free: the diagonal blocks of Z (any row and column
+    partitions) have a total nuclear norm <= ‖Z‖_*, the block-diagonal part being an average
+    of the unitary conjugates D₁ZD₂ (D diagonal ±1). Blocks of ``PINCHING_BLOCK``²; it loses a
+    factor ≈ √(number of blocks) on noise, but not on the large signal parts."""
+    m = PINCHING_BLOCK
+    b = min(Z.shape) // m
+    if b == 0:
+        return 0.0
+    blocks = np.stack([Z[i * m:(i + 1) * m, i * m:(i + 1) * m] for i in range(b)])
+    # (1 − 1e-10) covers the rounding of the block SVDs and of the sums.
+    return (1.0 - 1e-10) * float(np.linalg.svd(blocks, compute_uv=False).sum())
+
+
+def _holder_bound(Z):
+    """Lower bound on ‖Z‖_* for one Gram product: Σσ² <= (Σσ)^{2/3}(Σσ⁴)^{1/3} (Hölder), so
+    ‖Z‖_* >= ‖Z‖_F³/‖ZZᵀ‖_F; within a factor 1.2 of ‖Z‖_* on square Gaussian noise."""
+    G = Z @ Z.T if Z.shape[0] <= Z.shape[1] else Z.T @ Z
+    fro2, quartic = float(np.trace(G)), float(np.linalg.norm(G))
+    # (1 − 1e-10): the relative rounding error of both sums is <= n·ε.
+    return (1.0 - 1e-10) * fro2 ** 1.5 / quartic if quartic > 0 else 0.0
+
+
+def _in_nuclear_ball(Z, radius):
+    """``‖Z‖_* <= radius``, with the singular values only when neither cheap lower bound
+    exceeds ``radius``. In Tobit steps and on binding instances one does, which saves one
+    singular-value computation per project_K call (0.6–1 of an SVD's time at n >= 1000)."""
+    if _pinching_bound(Z) > radius or _holder_bound(Z) > radius:
+        return False
+    return _nuclear_norm(Z) <= radius
 
 
 def _certificate(M, Q, Z, Y, alpha):
@@ -240,7 +315,8 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
         Maximum number of nuclear-ball projections (one SVD of a k×N matrix each).
     warm_start : dict, optional
         ``info["warm_start"]`` of a previous call (same shape): its dual box multiplier
-        starts the iteration. Ignored when the shapes differ.
+        starts the iteration, and its last soft threshold lets large nuclear steps compute
+        only the top of the spectrum. Ignored when the shapes differ.
 
     Returns
     -------
@@ -250,7 +326,9 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
         ``solver`` ("dykstra"), ``iterations`` (nuclear-ball projections), ``certificate``,
         ``converged`` (certificate <= tol), ``exit`` ("feasible", "clip", "nuclear",
         "iterated", "max_iter"), ``feasibility``, ``gap``, ``error_bound``, ``rank`` (rank of
-        the last nuclear-ball projection), ``time``, ``warm_start`` (``{"Q": dual multiplier}``).
+        the last nuclear-ball projection), ``partial_eigh`` (nuclear steps that used the
+        partial eigendecomposition), ``time``, ``warm_start`` (``{"Q": dual multiplier,
+        "theta": last soft threshold}``).
     """
     M, alpha, r, B, tol, max_iter = _check_common(M, alpha, r, basis, tol, max_iter)
     Q = _check_warm_start(warm_start, M.shape)
@@ -259,7 +337,11 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
     radius = alpha * np.sqrt(r * n * N)
     # P* = P_{K∩L}(P_L M) for the subspace L = col(B)⊗R^N (Pythagoras), so work with P_L M.
     M = _in_subspace(M, B)
-    nuclear = _NuclearProjector(B, radius)
+    # The last soft threshold of a warm start (same shape) lets the first nuclear step be partial.
+    # Any value is safe (it only decides whether a partial step is tried), NaN and junk aside.
+    theta = None if Q is None else warm_start.get("theta")
+    theta = float(theta) if isinstance(theta, (int, float)) and np.isfinite(theta) else None
+    nuclear = _NuclearProjector(B, radius, theta=theta)
 
     def done(P, exit_, iterations, cert=0.0, feas=0.0, gap=0.0, rank=None, Q=None):
         scale = max(np.linalg.norm(P), np.finfo(float).tiny)
@@ -274,15 +356,16 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
             "error_bound": float(np.sqrt(2.0 * max(gap, 0.0)) / scale),
             "rank": rank,
             "time": time.perf_counter() - start,
-            "warm_start": {"Q": np.zeros_like(M) if Q is None else Q},
+            "partial_eigh": nuclear.partial_calls,
+            "warm_start": {"Q": np.zeros_like(M) if Q is None else Q, "theta": nuclear.theta},
         }
         return P, info
 
     clipped = np.clip(M, -alpha, alpha)
     if np.array_equal(clipped, M):
-        if _nuclear_norm(M) <= radius:
+        if _in_nuclear_ball(M, radius):
             return done(M.copy(), "feasible", 0)
-    elif B is None and _nuclear_norm(clipped) <= radius:
+    elif B is None and _in_nuclear_ball(clipped, radius):
         # Clipping leaves col(B) unless nothing was clipped, so this exit needs B = None.
         return done(clipped, "clip", 0)
 
