@@ -43,14 +43,15 @@ CASES = {
 def threads_seen(monkeypatch):
     """BLAS thread counts in force at each SVD / eigendecomposition the code runs."""
     seen = []
-    for name in ("svd", "eigh"):
-        real = getattr(scipy.linalg, name)
+    for module in (scipy.linalg, np.linalg):
+        for name in ("svd", "eigh"):
+            real = getattr(module, name)
 
-        def spy(*args, _real=real, **kwargs):
-            seen.append(_blas_threads())
-            return _real(*args, **kwargs)
+            def spy(*args, _real=real, **kwargs):
+                seen.append(_blas_threads())
+                return _real(*args, **kwargs)
 
-        monkeypatch.setattr(scipy.linalg, name, spy)
+            monkeypatch.setattr(module, name, spy)
     return seen
 
 
