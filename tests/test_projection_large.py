@@ -59,6 +59,34 @@ def test_exit_checks_agree_with_the_singular_values():
             assert projection._in_nuclear_ball(Z, radius) == (exact <= radius)
 
 
+@pytest.mark.parametrize("n,N,rank,scale", [(70, 70, None, 1.0), (64, 100, None, 1e-150),
+                                             (130, 40, 3, 1e50), (120, 120, 16, 1.0),
+                                             (10, 5, None, 1.0)])
+def test_gram_interval_contains_the_nuclear_norm_and_is_narrow(n, N, rank, scale):
+    rng = np.random.default_rng(n + N)
+    Z = rng.standard_normal((n, N)) if rank is None else (
+        rng.standard_normal((n, rank)) @ rng.standard_normal((rank, N)))
+    # a spread of singular values: well-separated large ones and many tiny ones
+    U, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    Z = scale * (U * (s * np.logspace(0, -12, s.size))) @ Vt
+    exact = np.linalg.svd(Z, compute_uv=False).sum()
+    low, high = projection._nuclear_norm_interval(Z, projection._gram(Z))
+    assert low <= exact <= high
+    assert high - low <= 1e-3 * exact
+    # a radius inside the interval goes to the singular values and is still decided right
+    for radius in (exact * (1 - 1e-9), exact * (1 + 1e-9), low, high):
+        assert projection._in_nuclear_ball(Z, radius) == (exact <= radius)
+
+
+def test_exit_check_decides_near_overflow_where_the_gram_matrix_is_useless():
+    Z = 1e155 * np.random.default_rng(3).standard_normal((40, 30))
+    exact = np.linalg.svd(Z, compute_uv=False).sum()
+    with np.errstate(over="ignore"):
+        assert projection._nuclear_norm_interval(Z, projection._gram(Z)) == (0.0, np.inf)
+    for radius in (0.999 * exact, 1.001 * exact):
+        assert projection._in_nuclear_ball(Z, radius) == (exact <= radius)
+
+
 @pytest.mark.parametrize("n,N,rank", [(70, 70, None), (64, 100, None), (130, 40, 3), (10, 5, None)])
 def test_nuclear_norm_lower_bounds_are_below_the_nuclear_norm(n, N, rank):
     rng = np.random.default_rng(n * N)
