@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import write_table
 from ..estimators import data_svd, weight_svd
 from ..linalg import BLAS_CROSSOVER, _blas_libraries, single_blas_thread
 from ..solvers.projection import _NuclearProjector
@@ -97,13 +98,10 @@ def run(out_dir: Path, sizes=SIZES, repeats: int = 3) -> pd.DataFrame:
     cost = overhead_us()
     load = ", ".join(f"{x:.2f}" for x in load_before) + " before; " + ", ".join(
         f"{x:.2f}" for x in os.getloadavg()) + " after"
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "blas_threads.csv", index=False, float_format="%.4g")
     found = ", ".join(f"{k}: {v if v is not None else f'> {max(sizes)}'}"
                       for k, v in crossovers.items())
     used = ", ".join(f"{k}: {v}" for k, v in BLAS_CROSSOVER.items())
-    (out_dir / "blas_threads.md").write_text(
+    write_table(out_dir, "blas_threads", table,
         "Time of the public functions' kinds of work with one BLAS thread and with the "
         "process's default threads (n×n matrices; best of a few alternating calls). "
         "one_thread_speedup = default / one thread (> 1: one thread faster). Smallest size "
@@ -111,6 +109,5 @@ def run(out_dir: Path, sizes=SIZES, repeats: int = 3) -> pd.DataFrame:
         f"theory_check.linalg.BLAS_CROSSOVER (one thread below them): {used}. Entering and "
         f"leaving the one-thread region costs {cost:.1f} µs. Load average (2 cores): {load}; "
         "other processes on the cores slow the multi-threaded calls most, so the crossovers "
-        "move up on a busy machine.\n\n"
-        + table.to_markdown(index=False, floatfmt=".3g") + "\n")
+        "move up on a busy machine.")
     return table

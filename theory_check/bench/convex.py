@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.linalg
 from threadpoolctl import threadpool_limits
 
+from . import write_table
 from .. import designs, noise
 from ..models import approx
 from ..solvers.projection import project_K, project_K_cvxpy
@@ -97,15 +98,12 @@ def run(out_dir: Path, sizes=SIZES, repeats: int = 2) -> pd.DataFrame:
     """Write ``convex_linear.csv`` and ``convex_linear.md`` to ``out_dir``; return the table."""
     with threadpool_limits(limits=1):
         table = pd.DataFrame(_rows(sizes, repeats))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "convex_linear.csv", index=False, float_format="%.4g")
-    (out_dir / "convex_linear.md").write_text(
+    write_table(out_dir, "convex_linear", table,
         "Projection onto K(α, r) (Theorem 4.4's estimator, α = 1): own accelerated "
         "Dykstra against cvxpy + SCS (compiled once, re-solved; SCS solve time), both at the "
         f"loosest tolerance giving relative error <= {ACCURACY:g} against a certificate-1e-12 "
         "solution; one BLAS thread. Targets: time_over_svd <= 30, speedup_vs_scs >= 20 at "
-        "n = 120 (`make bench`).\n\n" + table.to_markdown(index=False, floatfmt=".3g") + "\n")
+        "n = 120 (`make bench`).")
     return table
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import write_table
 from .. import designs, noise
 from ..estimators import convex_linear
 from ..models import approx
@@ -97,11 +98,8 @@ def _rows(sizes, ranks, seeds):
 def run(out_dir: Path, sizes=SIZES, ranks=RANKS, seeds=SEEDS) -> pd.DataFrame:
     """Write ``convex_binding.csv`` and ``convex_binding.md`` to ``out_dir``; return the table."""
     table = pd.DataFrame(list(_rows(sizes, ranks, seeds)))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "convex_binding.csv", index=False, float_format="%.4g")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    (out_dir / "convex_binding.md").write_text(
+    write_table(out_dir, "convex_binding", table,
         "convex_linear with default arguments and the process's default BLAS threads against "
         "cvxpy + SCS (compiled once, Y a parameter, re-solved; SCS solve time at the loosest eps "
         f"within relative error {ACCURACY:g} of a certificate-1e-12 reference) on binding "
@@ -112,6 +110,5 @@ def run(out_dir: Path, sizes=SIZES, ranks=RANKS, seeds=SEEDS) -> pd.DataFrame:
         "equal to time_s on an idle machine, below it when other processes take the cores); "
         "scs_call_cpu_s: CPU time of one whole project_K_cvxpy call (SCS solve plus cvxpy's "
         "parameter update and the certificate), for comparison only. Target: speedup_vs_scs >= 50 at n = 120. "
-        f"Load average at the end of the run: {load} (2 cores).\n\n"
-        + table.to_markdown(index=False, floatfmt=".3g") + "\n")
+        f"Load average at the end of the run: {load} (2 cores).")
     return table

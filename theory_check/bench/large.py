@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from . import write_table
 from .. import designs, linalg, noise
 from ..estimators import convex, relu
 from ..models import approx
@@ -135,11 +136,8 @@ def run(out_dir: Path, sizes=SIZES, repeats: int = 2) -> pd.DataFrame:
     """Write ``large.csv`` and ``large.md`` to ``out_dir``; return the table."""
     with threadpool_limits(limits=1):
         table = pd.DataFrame(_rows(sizes, repeats))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "large.csv", index=False, float_format="%.4g")
     load = os.getloadavg()[0]
-    (out_dir / "large.md").write_text(
+    write_table(out_dir, "large", table,
         "Large sizes, n = N = d (`python -m theory_check.bench --only large`): time per solve "
         "in units of one full SVD (scipy.linalg.svd, gesdd, of an n×n Gaussian matrix, same "
         "run), before and after the large-size shortcuts (QR column space, certified lower "
@@ -147,6 +145,5 @@ def run(out_dir: Path, sizes=SIZES, repeats: int = 2) -> pd.DataFrame:
         "nuclear step; `partial_steps` = used/tried; `after_full_eigh_s`: after, but every nuclear "
         "step a full eigendecomposition, `partial_gain` = after_full_eigh_s / after_s). One BLAS thread, one draw per size, the "
         f"faster of {repeats} alternating runs of each path, "
-        f"2-core machine shared with other jobs (load average {load:.1f} at the end).\n\n"
-        + table.to_markdown(index=False, floatfmt=".3g") + "\n")
+        f"2-core machine shared with other jobs (load average {load:.1f} at the end).")
     return table

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from . import markdown, write_table
 from .. import designs, noise
 from ..estimators import convex_linear, relu_mle
 from ..models import relu
@@ -108,9 +109,6 @@ def run(out_dir: Path) -> pd.DataFrame:
     with threadpool_limits(limits=1):
         scs_rows = _vs_scs()
     table = pd.DataFrame(_vs_convex_linear() + scs_rows)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "relu_mle.csv", index=False, float_format="%.4g")
     lin = table[table["table"] == "vs_convex_linear"]
     scs = table[table["table"] == "vs_cvxpy_scs"]
     summary = (
@@ -118,10 +116,10 @@ def run(out_dir: Path) -> pd.DataFrame:
         f"{lin['ratio'].min():.1f}× to {lin['ratio'].max():.1f}× (target ≤ 10×).\n"
         f"cvxpy+SCS / relu_mle time at equal objective accuracy, n = N = d in "
         f"{list(scs['n = N = d'])}: {(1 / scs['ratio']).min():.0f}× to "
-        f"{(1 / scs['ratio']).max():.0f}× (target ≥ 10×; one BLAS thread).\n"
+        f"{(1 / scs['ratio']).max():.0f}× (target ≥ 10×; one BLAS thread)."
     )
-    (out_dir / "relu_mle.md").write_text(
-        "# relu_mle benchmark (`make bench`, one run)\n\n" + summary + "\n"
-        + lin.dropna(axis=1, how="all").to_markdown(index=False, floatfmt=".3g") + "\n\n"
-        + scs.dropna(axis=1, how="all").to_markdown(index=False, floatfmt=".3g") + "\n")
+    write_table(out_dir, "relu_mle", table,
+                "# relu_mle benchmark (`make bench`, one run)\n\n" + summary,
+                body=markdown(lin.dropna(axis=1, how="all")) + "\n\n"
+                + markdown(scs.dropna(axis=1, how="all")))
     return table

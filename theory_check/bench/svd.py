@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from . import write_table
 from ..estimators import data_svd
 
 SIZES = (250, 500, 1000, 2000)
@@ -37,9 +38,7 @@ def run(out_dir: Path, sizes=SIZES, rank: int = 10, repeats: int = 3) -> pd.Data
                      "svd_X_tilde_s": t_svd_x, "svd_UtY_s": t_svd_b,
                      "ratio_to_two_svds": t_data / (t_svd_x + t_svd_b)})
     table = pd.DataFrame(rows)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "data_svd.csv", index=False, float_format="%.4g")
-    (out_dir / "data_svd.md").write_text(
+    write_table(out_dir, "data_svd", table,
         "data_svd against the two SVDs it needs (best of "
-        f"{repeats}; `make bench`):\n\n" + table.to_markdown(index=False, floatfmt=".3g") + "\n")
+        f"{repeats}; `make bench`):")
     return table

@@ -22,6 +22,7 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from . import write_table
 from ..experiments import REPO_ROOT
 from ..run import CONF_DIR
 
@@ -117,13 +118,10 @@ def run(out_dir: Path, sweeps=SWEEPS, repeats: int = 2) -> pd.DataFrame:
                      "basic_ratio": best["basic"] / best["bare"],
                      "joblib_ratio": best["joblib"] / best["bare"]})
     table = pd.DataFrame(rows)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "sweep_overhead.csv", index=False, float_format="%.4g")
     load = os.getloadavg()[0]
-    (out_dir / "sweep_overhead.md").write_text(
+    write_table(out_dir, "sweep_overhead", table,
         f"Wall time of `theory-check -m +experiment=<sweep>` (fresh results folder; basic launcher, "
         f"and `hydra/launcher=parallel jobs=2`) against a bare loop in one process doing the same "
         f"draws and estimators through the public functions (imports included, nothing stored); "
-        f"best of {repeats}, {os.cpu_count()} cores, load average {load:.1f} at the end; `make bench`:\n\n"
-        + table.to_markdown(index=False, floatfmt=".3g") + "\n")
+        f"best of {repeats}, {os.cpu_count()} cores, load average {load:.1f} at the end; `make bench`:")
     return table
