@@ -356,4 +356,4 @@ def main(cfg: DictConfig) -> None:
     except ValueError as exc:  # a config error, not a crash: the message without a traceback
         raise InvalidConfig(f"invalid configuration: {exc}") from None
     with threadpool_limits(limits=cfg.get("blas_threads")):
-        run(cfg)
+        run(cfg, checked=True)
