@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from theory_check.analysis import (analyze, band_margin, baseline_verdict, claim_verdict,
+                                   log_exponent_fits,
                                    fit_exponent, fit_point_means, span_text)
 from theory_check.experiments import Figure, Sweep, load_figures
 
@@ -164,3 +165,26 @@ def test_a_sweep_whose_runs_all_failed_says_so_with_the_first_message():
                                "LinAlgError: SVD did not converge (n=100, seed=0)")
     assert main["n_error"] == 15 and main["n_ok"] == 0
     assert base["verdict"].startswith("does not follow the rate")
+
+
+def log_factor_rows(ns, Ns, p_true):
+    rows = []
+    for n, N in zip(ns, Ns):
+        rate = np.sqrt(2 * (n + N) / (n * N))
+        rows.append(dict(n=n, N=N, r=2, seed=0, rate_sqrt=rate, mse=rate * np.log(n * N) ** p_true))
+    return pd.DataFrame(rows)
+
+
+def test_log_factor_is_not_identified_when_it_moves_with_the_rate():
+    # n = N = 64…512 (issue 12.5): log(nN)^½ correlates −0.998 with the rate.
+    sizes = [64, 128, 256, 512]
+    best, text = log_exponent_fits(log_factor_rows(sizes, sizes, 0.5), [0, 0.5, 1])
+    assert np.isnan(best) and text.startswith("p not identified by this sweep")
+    assert "correlation -0.99" in text
+
+
+def test_log_factor_is_identified_when_n_moves_alone():
+    # N fixed small and n over decades: the √ rate is nearly flat while log(nN) moves.
+    ns = [256, 1024, 4096, 16384, 65536]
+    best, text = log_exponent_fits(log_factor_rows(ns, [8] * 5, 0.5), [0, 0.5, 1])
+    assert best == 0.5 and "not identified" not in text

@@ -162,9 +162,8 @@ def sigma_scaling_text(rows: pd.DataFrame) -> str:
     high = rows[rows["sigma"] >= rows["meta.alpha"]]
     if high["sigma"].nunique() < 2:
         return ""
-    means = high.groupby("sigma").apply(
-        lambda g: (g["mse"] / (g["meta.alpha"] * g["sigma"] * g["rate_sqrt"])).mean(),
-        include_groups=False)
+    scaled = high["mse"] / (high["meta.alpha"] * high["sigma"] * high["rate_sqrt"])
+    means = scaled.groupby(high["sigma"]).mean()
     return (f"; over σ ≥ α, MSE/(ασ√(r(n+N)/(nN))) stays in [{means.min():.2f}, "
             f"{means.max():.2f}]")
 
@@ -285,24 +284,44 @@ def baseline_verdict(b: float) -> str:
     return f"does not follow the rate: plateau (exponent {b:.2f})"
 
 
-def log_exponent_fits(rows: pd.DataFrame, exponents) -> tuple[float, str]:
-    """Compare rate_sqrt · log(nN)^p for each p: the best p leaves MSE / rate flattest.
+#: How far log(nN)^½ must move, in log MSE, beyond what a change of the rate's exponent can
+#: absorb (its residual from a line in log √rate, peak to peak), for a sweep to identify the log
+#: factor's exponent p: twice the 0.05 of systematic effects a separating design may have
+#: (issue 12.5).
+MIN_LOG_SEPARATION = 0.1
 
-    Returns the best p and a text ``p: exponent, spread`` for each p, where spread is the
-    standard deviation of log(MSE / rate_p) over the sweep's point means.
+
+def log_exponent_fits(rows: pd.DataFrame, exponents) -> tuple[float, str]:
+    """Compare rate_sqrt · log(nN)^p for each p, and say whether the sweep can tell them apart.
+
+    Over n = N sweeps log(nN) moves in lockstep with the square-root rate, so changing p only
+    moves the fitted exponent: the best p is then not identified, and none is returned. The
+    text gives, for each p, the exponent and the spread (standard deviation of log(MSE / rate_p)
+    over the point means), then how much log(nN)^½ changes and its correlation with the rate.
     """
     means = rows.groupby(["n", "N", "r"], as_index=False).agg(mse=("mse", "mean"),
                                                               rate=("rate_sqrt", "mean"))
     if (means["n"] * means["N"]).nunique() < 2:  # log(nN) is constant: p cannot be told apart
         return np.nan, ""
     parts, spreads = [], {}
+    loglog = np.log(np.log(means["n"] * means["N"]))
     for p in exponents:
-        rate_p = means["rate"] * np.log(means["n"] * means["N"]) ** p
-        b, _, _ = fit_exponent(rate_p, means["mse"], np.zeros(len(means)), n_boot=1)
+        rate_p = means["rate"] * np.exp(p * loglog)
+        b, _, _ = fit_point_means(rate_p, means["mse"])
         spreads[p] = float(np.std(np.log(means["mse"] / rate_p)))
         parts.append(f"p={p:g}: b={b:.2f}, spread={spreads[p]:.3f}")
-    best = min(spreads, key=spreads.get) if spreads else np.nan
-    return best, "; ".join(parts)
+    log_rate = np.log(means["rate"])
+    corr = float(np.corrcoef(log_rate, loglog)[0, 1]) if np.ptp(log_rate) else 0.0
+    resid = (loglog - np.polyval(np.polyfit(log_rate, loglog, 1), log_rate)
+             if np.ptp(log_rate) and len(means) > 2 else loglog - loglog.mean())
+    separation = float(0.5 * np.ptp(resid))
+    text = "; ".join(parts) + (
+        f" (log(nN)^½ changes ×{np.exp(0.5 * np.ptp(loglog)):.2f} over the sweep, correlation "
+        f"{corr:.3f} with log √rate; beyond what the exponent absorbs it moves log MSE by "
+        f"{separation:.3f}, identification needs ≥ {MIN_LOG_SEPARATION:g})")
+    if separation < MIN_LOG_SEPARATION:
+        return np.nan, "p not identified by this sweep: " + text
+    return min(spreads, key=spreads.get), text
 
 
 def failed_verdict(rows: pd.DataFrame, varied: str) -> str:

@@ -97,8 +97,9 @@ def verdict_paragraph(v, fig: Figure) -> str:
         text += (f" Its MSE is {v.mse_ratio_to_estimator:.2g}× that of {fig.estimator} "
                  f"(geometric mean over the sweep).")
     if isinstance(v.log_exponent_fits, str) and v.log_exponent_fits:
-        text += (f" Log factor log(nN)^p: {v.log_exponent_fits}; flattest MSE/rate at "
-                 f"p = {v.best_log_exponent:g}.")
+        text += f" Log factor log(nN)^p: {v.log_exponent_fits}"
+        text += (f"; flattest MSE/rate at p = {v.best_log_exponent:g}."
+                 if np.isfinite(v.best_log_exponent) else ".")
     return text + f" Verdict: **{v.verdict}**."
 
 
