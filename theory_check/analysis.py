@@ -137,9 +137,9 @@ def span_text(decades: float, n_points: int, scale: str) -> str:
 
 
 #: Columns a run may carry with Theorem 3.1's signal-to-noise ratio s_r / (σ (kN)^¼), s_r the
-#: r-th singular value of Z*: the first one present is used (the models add it; older rows
-#: lack it, and the verdict then says so).
-SNR_COLUMNS = ("snr_thm31", "snr", "meta.snr")
+#: r-th singular value of Z*: the first one present is used (Model S records meta.snr_min;
+#: older rows lack it, and the verdict then says so).
+SNR_COLUMNS = ("meta.snr_min", "snr_thm31", "meta.snr")
 
 
 def snr_range(rows: pd.DataFrame) -> tuple[float, float]:

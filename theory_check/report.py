@@ -108,7 +108,8 @@ def theorem_synthesis(rows: pd.DataFrame) -> str:
     main = rows[rows["role"] == "estimator"]
     if main.empty:
         return ""
-    kinds = main["verdict"].str.split(":|;| with C", regex=True).str[0].value_counts()
+    # The verdict's kind is its head: "bound holds with …", "indicative only (…): …" → the words.
+    kinds = main["verdict"].str.split(r":|;| with | \(", regex=True).str[0].value_counts()
     text = (f"{len(main)} sweeps of {', '.join(sorted(main['estimator'].unique()))}: "
             + ", ".join(f"{k} × {v}" for v, k in kinds.items()) + ".")
     failed = (rows["n_error"] + rows["n_not_converged"]).groupby(rows["estimator"]).sum()
