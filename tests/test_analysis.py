@@ -55,6 +55,9 @@ def test_verdict_rules():
     rising = claim_verdict("upper_bound", 1.4, (np.nan, np.nan), direction=1.0, constant=0.3,
                            ci=(1.3, 1.5), bound=0.5, where="sigma = 2")
     assert rising.startswith("bound holds with the pre-registered C = 0.5") and "rises along it" in rising
+    scatter = claim_verdict("upper_bound", 1.4, (np.nan, np.nan), direction=1.0, constant=0.3,
+                            ci=(0.8, 2.0), bound=0.5, where="sigma = 2")
+    assert "may rise along it (exponent 1.40 [0.80, 2.00], not resolved)" in scatter
     assert claim_verdict("tight", 0.5, (np.nan, np.nan), ci=(0.4, 0.6)).startswith("bound violated")
     assert claim_verdict("outside", 1.0, (1.5, 4.8), ci=inside).startswith("outside the theorem")
     assert baseline_verdict(0.02).startswith("does not follow the rate: plateau")
