@@ -83,7 +83,7 @@ def verdict_paragraph(v, fig: Figure) -> str:
     text = (f"{head}: MSE scales as ({fig.rate})^{v.fitted_exponent:.2f} "
             f"({fit_interval_text(v)}). "
             f"MSE/rate goes from {_fmt(v.constant_first)} at the first point to "
-            f"{_fmt(v.constant_last)} at the last (C = {_fmt(v.constant)}).")
+            f"{_fmt(v.constant_last)} at the last (largest {_fmt(v.constant)}).")
     if v.role == "estimator":
         text += constant_text(v, fig)
     if (v.role == "estimator" and v.claim != "sharp" and v.fitted_exponent > 1.1
