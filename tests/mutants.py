@@ -7,7 +7,7 @@ exactly as it would the real one; the verdict must then turn. They live here, no
 package, so that the package's estimators stay free of test-only entries.
 """
 
-from theory_check.estimators import ConvexLinear, DataSVD, WeightSVD
+from theory_check.estimators import ConvexLinear, DataSVD, ReluMLE, WeightSVD
 from theory_check.estimators.base import Estimator
 
 
@@ -24,6 +24,14 @@ class WeightOnly(Estimator):
 
 class WrongAlpha(ConvexLinear):
     """The convex estimator over K(4α, r) instead of K(α, r)."""
+
+    def __call__(self, problem, r):
+        self.alpha = 4 * problem.meta["alpha"]
+        return super().__call__(problem, r)
+
+
+class WrongAlphaTobit(ReluMLE):
+    """The Tobit estimator of Theorem 4.9 over K(4α, r) instead of K(α, r)."""
 
     def __call__(self, problem, r):
         self.alpha = 4 * problem.meta["alpha"]
