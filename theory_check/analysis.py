@@ -455,7 +455,10 @@ def analyze(results: pd.DataFrame, figures: list[Figure],
                         if len(pts) and len(est_means) else np.nan),
                     "best_log_exponent": np.nan, "log_exponent_fits": "",
                     "boot_low": boot_lo, "boot_high": boot_hi,
-                    "band_margin": band_margin(sweep.claim, lo, hi),
+                    # On a growing rate an upper bound rests on the constant, not the exponent.
+                    "band_margin": (band_margin(sweep.claim, lo, hi)
+                                    if sweep.claim in ("sharp", "tight") or rate_direction(pts) < 0
+                                    else np.nan),
                     "rate_decades": decades, "span_ok": not span, "constant_at": at,
                     "constant_bound": bound, "snr_min": snr[0], "snr_max": snr[1],
                 }
