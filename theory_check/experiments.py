@@ -16,7 +16,8 @@ from .validation import check_choice
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
-CLAIMS = {"sharp", "upper_bound", "tight"}
+#: "outside": a sweep outside the theorem's assumptions, described and never judged.
+CLAIMS = {"sharp", "upper_bound", "tight", "outside"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Figure:
     log_exponents: tuple[float, ...] = ()
     runner: str | None = None
     paper: dict = field(default_factory=dict)
+    #: The theorem's constant C, stated before the run: ``{value: C, source: how it was chosen}``.
+    constant: dict = field(default_factory=dict)
 
     @property
     def estimators(self) -> tuple[str, ...]:
@@ -77,7 +80,20 @@ def load_figure(path: Path) -> Figure:
     raw["baselines"] = tuple(raw.get("baselines", ()) or ())
     raw["log_exponents"] = tuple(raw.get("log_exponents", ()) or ())
     raw["paper"] = raw.get("paper") or {}
+    raw["constant"] = _check_constant(path, raw.get("constant") or {})
     return Figure(sweeps=tuple(sweeps), **raw)
+
+
+def _check_constant(path: Path, constant: dict) -> dict:
+    """A pre-registered constant needs a positive value and the source it was chosen from."""
+    if not constant:
+        return {}
+    value = constant.get("value") if isinstance(constant, dict) else None
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0
+            or not str(constant.get("source", "")).strip() or set(constant) - {"value", "source"}):
+        raise ValueError(f"{path}: constant must be {{value: <number > 0>, source: <text>}}, "
+                         f"got {constant}")
+    return {"value": float(value), "source": str(constant["source"])}
 
 
 def load_figures(directory: Path = EXPERIMENTS_DIR) -> list[Figure]:

@@ -84,7 +84,7 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
     sweep_figs = [f for f in figures if f.sweeps]
     runner_sections = {f.figure: (sections / f"{f.figure}.md").read_text()
                        for f in figures if f.runner and (sections / f"{f.figure}.md").exists()}
-    verdicts, points = analyze(results, sweep_figs)
+    verdicts, points = analyze(results, sweep_figs, scale=scale)
     tables = root / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     if len(results):
