@@ -16,7 +16,7 @@ from .validation import check_choice
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
-CLAIMS = {"sharp", "upper_bound", "tight"}
+CLAIMS = {"sharp", "upper_bound", "tight", "reference"}
 
 
 @dataclass(frozen=True)
