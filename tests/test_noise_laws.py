@@ -63,6 +63,15 @@ def test_assumption_labels(law, labels):
     assert noise.assumption(None, law) == ""
 
 
+def test_a_law_without_declared_tails_is_labelled_unknown():
+    def plain(rng, shape, sigma):
+        return sigma * rng.standard_normal(shape), np.inf
+
+    assert noise.assumption("3.1", plain).startswith("unknown")
+    with pytest.raises(ValueError, match="does not declare its tails"):
+        noise.tails(plain)
+
+
 def test_bad_dof_is_refused_before_drawing():
     class NoDraws:
         def __getattr__(self, name):
