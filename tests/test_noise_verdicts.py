@@ -63,3 +63,18 @@ def test_the_new_figures_load_with_their_claims():
     figs = {f.figure: f for f in load_figures()}
     assert {s.claim for s in figs["thm31_snr"].sweeps} == {"reference"}
     assert len(figs["thm31_heavy_tails"].sweeps) == len(figs["thm44_heavy_tails"].sweeps) == 5
+
+
+def test_sweeps_sharing_a_config_run_as_one_multirun(tmp_path, monkeypatch):
+    import theory_check.reproduce as reproduce
+
+    calls = []
+    monkeypatch.setattr(reproduce, "results_root", lambda scale: tmp_path)
+    monkeypatch.setattr(reproduce, "REPO_ROOT", tmp_path.parent)  # for its closing message
+    monkeypatch.setattr(reproduce, "run_sweep", lambda config, overrides, *a: calls.append((config, overrides)))
+    reproduce.reproduce("paper", only=["thm31_heavy_tails", "thm31_snr"])
+    assert [c for c, _ in calls] == ["thm31_n_heavy_tails", "thm31_snr_square", "thm31_snr_wide"]
+    assert "seed=range(20)" in calls[0][1]  # the paper grid is keyed by the shared config
+    figs = {f.figure: f for f in load_figures()}
+    assert {s.run for s in figs["thm44_heavy_tails"].sweeps} == {"thm44_hadamard_n_heavy_tails"}
+    assert figs["thm31_snr"].sweeps[0].run == "thm31_snr_square"

@@ -23,6 +23,14 @@ CLAIMS = {"sharp", "upper_bound", "tight", "reference"}
 class Sweep:
     name: str
     claim: str
+    #: The ``conf/experiment`` config whose multirun writes this sweep's rows (default: ``name``).
+    #: Sweeps that differ in one config group (e.g. the noise law, with ``experiment_name:
+    #: <base>_${noise.name}``) share one multirun: one Hydra start instead of one per sweep.
+    config: str | None = None
+
+    @property
+    def run(self) -> str:
+        return self.config or self.name
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ def load_figure(path: Path) -> Figure:
             raise ValueError(f"{path}: every sweep needs a name, got {item}")
         claim = check_choice(f"{path.name}: claim of sweep {item['name']}",
                              item.get("claim", default_claim), CLAIMS)
-        sweeps.append(Sweep(item["name"], claim))
+        sweeps.append(Sweep(item["name"], claim, item.get("config")))
     if not sweeps and not raw.get("runner"):
         raise ValueError(f"{path}: a figure needs 'sweeps' or a 'runner'")
     if sweeps and not (raw.get("rate") and raw.get("estimator")):
