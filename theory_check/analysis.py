@@ -28,6 +28,8 @@ CONFIDENCE = 0.95
 #: scale, and this many points; a narrower sweep's verdict is "indicative only" (issue 12.3).
 MIN_DECADES = {"default": 0.6, "paper": 1.0}
 MIN_POINTS = 5
+#: Band of MSE / asymptotic reference (claim "reference", issue 11.1).
+ASYMPTOTIC_BAND = (0.9, 1.1)
 N_BOOTSTRAP = 2000
 #: Fixed so that the same tables give the same intervals.
 BOOTSTRAP_SEED = 20261127
@@ -38,7 +40,7 @@ VERDICT_COLUMNS = [
     "n_points", "n_seeds", "n_ok", "n_not_converged", "n_error", "reference_ratio_min",
     "reference_ratio_max", "constant_first", "constant_last", "mse_ratio_to_estimator",
     "best_log_exponent", "log_exponent_fits", "boot_low", "boot_high", "band_margin",
-    "rate_decades", "span_ok", "constant_at", "constant_bound", "snr_min", "snr_max",
+    "rate_decades", "span_ok", "constant_at", "constant_bound", "snr_min", "snr_max", "assumption",
 ]
 
 
@@ -286,6 +288,43 @@ def claim_verdict(claim: str, b: float, ratio_range, direction: float = -1.0,
     return indicative(f"not resolved: MSE / rate may grow as the rate falls ({interval}); {holds}")
 
 
+def reference_verdict(points: pd.DataFrame, rows: pd.DataFrame, varied: str) -> str:
+    """Claim ``reference`` (issue 11.1): the figure's rate column is itself a sharp prediction
+    (Theorem 3.1's asymptotic risk), checked point by point within :data:`ASYMPTOTIC_BAND`;
+    the figure's reference (the DoF count) is checked within :data:`REFERENCE_BAND`, and the
+    verdict says at which points it fails, with the SNR s_r/((kN)^¼σ) there when recorded."""
+    pts = points.sort_values("x")
+    low, high = ASYMPTOTIC_BAND
+    ratio = pts["constant"]
+    off = pts[(ratio < low) | (ratio > high)]
+    text = (f"asymptotic reference holds: MSE / reference in [{ratio.min():.2f}, {ratio.max():.2f}] "
+            f"at all {len(pts)} points" if off.empty else
+            f"asymptotic reference off at {varied} = {', '.join(f'{x:g}' for x in off['x'])}: "
+            f"MSE / reference in [{ratio.min():.2f}, {ratio.max():.2f}]")
+    text += f", band [{low}, {high}]"
+    if "reference_ratio" not in pts:
+        return text
+    dof = pts["reference_ratio"]
+    fails = pts[(dof < REFERENCE_BAND[0]) | (dof > REFERENCE_BAND[1])]
+    if fails.empty:
+        return text + f"; DoF count holds at every point (MSE / DoF in [{dof.min():.2f}, {dof.max():.2f}])"
+    snr = rows.groupby(varied)["meta.snr_min"].mean() if "meta.snr_min" in rows else None
+    where = ", ".join(f"{x:g}" + (f" (s_r/threshold {snr[x]:.2g})" if snr is not None else "")
+                      for x in fails["x"])
+    return (text + f"; DoF count fails (MSE / DoF outside [{REFERENCE_BAND[0]}, {REFERENCE_BAND[1]}], "
+            f"from {dof.min():.2f} to {dof.max():.2f}) at {varied} = {where}")
+
+
+def assumption_label(rows: pd.DataFrame) -> str:
+    """The rows' noise-assumption labels (issue 11.3): "within", the "outside: ..." labels
+    joined, or "" for rows that do not record one."""
+    if "assumption" not in rows:
+        return ""
+    labels = sorted(set(rows["assumption"].dropna().astype(str)) - {""})
+    outside = [label for label in labels if label != "within"]
+    return "; ".join(outside) if outside else ("within" if labels else "")
+
+
 def rate_direction(points: pd.DataFrame) -> float:
     """+1 if the rate grows with the varied parameter over the sweep, −1 if it falls."""
     if len(points) < 2:
@@ -427,6 +466,8 @@ def analyze(results: pd.DataFrame, figures: list[Figure],
                 bound = constants.get(fig.theorem, np.nan) if role == "estimator" else np.nan
                 if len(mine) and not len(good):
                     verdict = failed_verdict(mine, varied)
+                elif role == "estimator" and sweep.claim == "reference":
+                    verdict = reference_verdict(pts, good, varied)
                 elif role == "estimator":
                     note = sigma_sweep_note(good, fig.theorem) if varied == "sigma" else ""
                     verdict = claim_verdict(sweep.claim, b, ratio_range, rate_direction(pts),
@@ -435,6 +476,9 @@ def analyze(results: pd.DataFrame, figures: list[Figure],
                 else:
                     verdict = baseline_verdict(b)
                 snr = snr_range(good) if fig.theorem == "3.1" and len(good) else (np.nan, np.nan)
+                assumption = assumption_label(mine)
+                if assumption.startswith("outside"):
+                    verdict = f"{assumption}, not a test of Theorem {fig.theorem}: {verdict}"
                 row = {
                     "theorem": fig.theorem, "sweep": sweep.name, "estimator": est,
                     "predicted_exponent": 1.0, "fitted_exponent": b, "ci_low": lo, "ci_high": hi,
@@ -461,6 +505,7 @@ def analyze(results: pd.DataFrame, figures: list[Figure],
                                     else np.nan),
                     "rate_decades": decades, "span_ok": not span, "constant_at": at,
                     "constant_bound": bound, "snr_min": snr[0], "snr_max": snr[1],
+                    "assumption": assumption,
                 }
                 if fig.log_exponents and role == "estimator" and len(good):
                     row["best_log_exponent"], row["log_exponent_fits"] = log_exponent_fits(

@@ -16,14 +16,23 @@ from .validation import check_choice
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
-#: "outside": a sweep outside the theorem's assumptions, described and never judged.
-CLAIMS = {"sharp", "upper_bound", "tight", "outside"}
+#: "outside": a sweep outside the theorem's assumptions, described and never judged;
+#: "reference": the figure's rate is itself a sharp prediction, checked point by point.
+CLAIMS = {"sharp", "upper_bound", "tight", "outside", "reference"}
 
 
 @dataclass(frozen=True)
 class Sweep:
     name: str
     claim: str
+    #: The ``conf/experiment`` config whose multirun writes this sweep's rows (default: ``name``).
+    #: Sweeps that differ in one config group (e.g. the noise law, with ``experiment_name:
+    #: <base>_${noise.name}``) share one multirun: one Hydra start instead of one per sweep.
+    config: str | None = None
+
+    @property
+    def run(self) -> str:
+        return self.config or self.name
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ def load_figure(path: Path) -> Figure:
             raise ValueError(f"{path}: every sweep needs a name, got {item}")
         claim = check_choice(f"{path.name}: claim of sweep {item['name']}",
                              item.get("claim", default_claim), CLAIMS)
-        sweeps.append(Sweep(item["name"], claim))
+        sweeps.append(Sweep(item["name"], claim, item.get("config")))
     if not sweeps and not raw.get("runner"):
         raise ValueError(f"{path}: a figure needs 'sweeps' or a 'runner'")
     if sweeps and not (raw.get("rate") and raw.get("estimator")):

@@ -22,12 +22,14 @@ import seaborn as sns  # noqa: E402
 
 from .experiments import Figure  # noqa: E402
 
-SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.alpha": "α"}
+SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.alpha": "α",
+           "model.signal": "signal (entry scale of Z*)"}
 RATE_LABELS = {
     "rate_thm31": "σ²r(k+N)/(nN)",
     "rate_thm44": "α(α+β)√(r(n+N)/(nN))",
     "rate_thm49": "α(α+σ)√(r(n+N)/(nN))·√log(nN)",
     "rate_sqrt": "√(r(n+N)/(nN))",
+    "reference_asymptotic": "spiked-model asymptotic risk",
 }
 REFERENCE_LABELS = {"dof_thm31": "DoF prediction σ²r(k+N−r)/(nN)"}
 

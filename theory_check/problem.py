@@ -29,6 +29,10 @@ class Problem:
     meta : dict
         Scalars describing the instance (regime, noise bound, norms of ``Z*`` ...); every
         entry becomes a column of the results table.
+    spectrum : ndarray, optional
+        Nonzero singular values of ``Z_star`` when the generator knows them (Model S), for
+        references that need the whole spectrum (:func:`theory_check.rates.thm31_asymptotic`);
+        not a column.
     """
 
     X_tilde: np.ndarray
@@ -38,6 +42,7 @@ class Problem:
     W_star: np.ndarray
     Z_star: np.ndarray
     meta: dict = field(default_factory=dict)
+    spectrum: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -30,6 +30,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
+from . import noise as noise_laws
 from . import rates
 from .provenance import provenance
 from .results import file_lock, read_run, run_path, stable_hash, write_rows_atomic
@@ -234,6 +235,19 @@ def rate_columns(problem, cfg) -> dict:
     return cols
 
 
+def reference_columns(problem, cfg) -> dict:
+    """Columns that qualify a run (issue 11), kept apart from the rates: ``assumption``, whether
+    the noise law satisfies the noise assumption of ``cfg.theorem`` ("within" or "outside: ..."),
+    and, when the generator knows Z*'s spectrum and X = X̃ (so QᵀY is signal plus i.i.d. noise),
+    ``reference_asymptotic``, Theorem 3.1's spiked-model risk (:func:`rates.thm31_asymptotic`)."""
+    cols = {"assumption": noise_laws.assumption(cfg.get("theorem"), _function("noise", cfg.noise))}
+    if problem.spectrum is not None and cfg.delta == 0:
+        n, _, N = problem.shape
+        cols["reference_asymptotic"] = rates.thm31_asymptotic(
+            problem.spectrum, n, N, cfg.r, cfg.sigma, problem.meta.get("k"))
+    return cols
+
+
 def error_columns(problem, W_hat: np.ndarray) -> dict:
     """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and (ReLU model) the post-activation MSE."""
     n, _, N = problem.shape
@@ -304,6 +318,7 @@ def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
         problem = generate_problem(cfg, make_rng(cfg))
         shared.update({f"meta.{k}": v for k, v in problem.meta.items()})
         shared.update(rate_columns(problem, cfg))
+        shared.update(reference_columns(problem, cfg))
     except Exception as exc:  # the config passed validate(): a runtime failure, stored as data
         failed = {"wall_time": np.nan, "mse": np.nan, "rel_error": np.nan, "status": "error",
                   "message": f"generating the problem failed: {type(exc).__name__}: {exc}"}
