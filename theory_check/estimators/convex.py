@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 
 from ..linalg import ColumnSpace, blas_threads_by_size
 from ..problem import Problem
 from ..solvers.projection import project_K, project_K_cvxpy
-from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
-                          check_real)
+from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_real)
+from . import cv
 from .base import Estimate, Estimator
 
 #: solver name → projection onto K ∩ col(X̃)⊗R^N with the signature of ``project_K``.
@@ -16,7 +17,8 @@ SOLVERS = {"dykstra": project_K, "cvxpy": project_K_cvxpy}
 
 @blas_threads_by_size("iterative")
 def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_iter=5000,
-                  warm_start=None, return_info=False):
+                  warm_start=None, return_info=False, cv_grid=None, cv_rank_grid=None,
+                  cv_folds=cv.DEFAULT_FOLDS, cv_seed=0):
     """Theorem 4.4's estimator ``Ŵ = X̃⁺M̂``, ``M̂ = argmin ‖M − Y‖_F²`` over
     ``M ∈ K(α, rank) ∩ col(X̃)⊗R^N``, ``K(α, r) = {‖M‖_* <= α√(r n N), ‖M‖_∞ <= α}``.
 
@@ -31,10 +33,13 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
         Inputs of the layer in the compressed network.
     Y : array of shape (n, N)
         Observed pre-activations ``XW``.
-    alpha : float, ``> 0``
-        Entry bound of K (a bound on ‖Z*‖_∞).
-    rank : int, ``1 <= rank <= min(d, N)``
-        Rank parameter r of K.
+    alpha : float ``> 0`` or ``"cv"``
+        Entry bound of K (a bound on ‖Z*‖_∞); ``"cv"``: chosen from ``cv_grid`` by K-fold
+        cross-validation over the rows (:mod:`theory_check.estimators.cv`, held-out squared
+        error of ``X̃_test Ŵ`` against ``Y_test``).
+    rank : int ``1 <= rank <= min(d, N)`` or ``"cv"``
+        Rank parameter r of K; ``"cv"``: chosen from ``cv_rank_grid`` the same way (jointly
+        with α when both are ``"cv"``).
     solver : {"dykstra", "cvxpy"}
         ``"dykstra"``: :func:`~theory_check.solvers.projection.project_K` (accelerated
         Dykstra with a duality-gap certificate); ``"cvxpy"``: the SCS reference
@@ -47,51 +52,137 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
         ``info["warm_start"]`` of a previous call on data of the same shape.
     return_info : bool
         Also return the solver's info dict.
+    cv_grid : sequence of float > 0, optional
+        α candidates for ``alpha="cv"``; default ``max|Y| · 2^(0…−7)``.
+    cv_rank_grid : sequence of int, optional
+        Rank candidates for ``rank="cv"``; default 1, 2, 4, … up to min(d, N).
+    cv_folds : int, ``2 <= cv_folds <= n``
+        Number of parts of the rows.
+    cv_seed : int ``>= 0`` or numpy.random.Generator
+        Draws the split of the rows.
 
     Returns
     -------
     W_hat : ndarray of shape (d, N)
     info : dict, only if ``return_info``
-        ``solver``, ``iterations``, ``certificate``, ``converged`` and the solver's details.
+        ``solver``, ``iterations``, ``certificate``, ``converged`` and the solver's details
+        (of the final fit); with cross-validation also ``alpha``, ``rank`` (the chosen ones),
+        ``cv_curve`` (mean held-out score per candidate, JSON), the grid (JSON),
+        ``cv_folds``, ``cv_identifiable`` and ``cv_not_converged`` (fits within the
+        cross-validation that did not certify convergence).
     """
     X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
-    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-    rank = check_rank(rank, max_rank=min(d, Y.shape[1]))
+    max_rank = min(d, Y.shape[1])
+    alpha = cv.check_alpha_or_cv(alpha)
+    rank = cv.check_rank_or_cv(rank, max_rank)
     check_choice("solver", solver, SOLVERS)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
+    if cv.is_cv(alpha) or cv.is_cv(rank):
+        alphas = cv.alpha_grid(Y, cv_grid) if cv.is_cv(alpha) else [alpha]
+        ranks = cv.rank_grid(cv_rank_grid, max_rank, cv.powers_of_two(max_rank)) \
+            if cv.is_cv(rank) else [rank]
+        cv.check_folds(cv_folds, n)
+        seed = cv.check_seed(cv_seed)
+        candidates = [(float(a), int(k)) for a in alphas for k in ranks]
+        failed, last = [], {}
+
+        def fit(X_train, Y_train, candidate):
+            # Warm start from the previous candidate of the same part (same shape): along the
+            # grid the solutions move little, and the small α need the most iterations.
+            start = last.get("warm_start") if last.get("X") is X_train else None
+            W, info = _solve(X_train, Y_train, *candidate, solver, tol, max_iter, start)
+            last.update(X=X_train, warm_start=info.get("warm_start"))
+            failed.append(not info["converged"])
+            return W
+
+        result = cv.cross_validate(fit, X_tilde, Y, candidates, folds=cv_folds, seed=seed)
+        alpha, rank = result["best"]
+        W_hat, info = _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start)
+        info = {**info, "alpha": alpha, "rank": rank, "cv_not_converged": int(sum(failed)),
+                **cv.summary(result, "grid", candidates)}
+        return (W_hat, info) if return_info else W_hat
+    W_hat, info = _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start)
+    return (W_hat, info) if return_info else W_hat
+
+
+def _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start):
     col = ColumnSpace(X_tilde)
     M_hat, info = SOLVERS[solver](Y, alpha=alpha, r=rank, basis=col.basis, tol=tol,
                                   max_iter=max_iter, warm_start=warm_start)
-    W_hat = col.weight(M_hat)
-    return (W_hat, info) if return_info else W_hat
+    return col.weight(M_hat), info
 
 
 class ConvexLinear(Estimator):
     """Plug-in for :func:`convex_linear` on the observed pre-activations ``Y = XW``.
 
     ``alpha`` defaults to the generator's ``problem.meta["alpha"]`` (the α of K it drew Z*
-    in); give it in the config to use a misspecified α.
+    in) times ``alpha_scale``; give ``alpha`` (a number) or ``alpha_scale`` in the config to
+    use a misspecified α, or ``alpha: cv`` for the cross-validated one. ``rank`` defaults to
+    the run's r; a number is a misspecified r̂, ``cv`` the cross-validated one.
     """
 
-    def __init__(self, alpha: float | None = None, solver: str = "dykstra", tol: float = 1e-8,
-                 max_iter: int = 5000):
+    def __init__(self, alpha: float | str | None = None, solver: str = "dykstra",
+                 tol: float = 1e-8, max_iter: int = 5000, alpha_scale: float = 1.0,
+                 rank: int | str | None = None, cv_grid=None, cv_rank_grid=None,
+                 cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0):
         prefix = "estimator.convex_linear."
-        self.alpha = None if alpha is None else check_real(prefix + "alpha", alpha, low=0.0,
-                                                           low_open=True)
+        self.alpha, self.alpha_scale, self.rank = check_alpha_rank(prefix, alpha, alpha_scale,
+                                                                   rank)
         self.solver = check_choice(prefix + "solver", solver, SOLVERS)
         self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
         self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
+        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
-        alpha = self.alpha if self.alpha is not None else problem.meta.get("alpha")
-        if alpha is None:
-            raise ValueError("estimator.convex_linear.alpha must be set: the model records no "
-                             "meta.alpha (use a Model-A generator or give alpha in the config)")
-        W_hat, info = convex_linear(problem.X_tilde, problem.Y, alpha=alpha, rank=r,
+        alpha = resolve_alpha(problem, self.alpha, self.alpha_scale, "estimator.convex_linear")
+        rank = r if self.rank is None else self.rank
+        W_hat, info = convex_linear(problem.X_tilde, problem.Y, alpha=alpha, rank=rank,
                                     solver=self.solver, tol=self.tol, max_iter=self.max_iter,
-                                    return_info=True)
-        keep = ("solver", "iterations", "certificate", "converged", "exit", "gap", "time")
+                                    return_info=True, **self.cv)
+        keep = ("solver", "iterations", "certificate", "converged", "exit", "gap", "time",
+                "alpha", "rank", *CV_KEYS)
         return Estimate(W_hat, {k: info[k] for k in keep if k in info})
+
+
+#: The cross-validation facts a plug-in passes on to its results row.
+CV_KEYS = ("cv_folds", "cv_identifiable", "cv_grid", "cv_curve", "cv_not_converged")
+
+
+def check_alpha_rank(prefix, alpha, alpha_scale, rank):
+    """Validate a plug-in's α, α scale and rank settings (rank against the data at the call)."""
+    if alpha is not None:
+        alpha = cv.check_alpha_or_cv(alpha, prefix + "alpha")
+    alpha_scale = check_real(prefix + "alpha_scale", alpha_scale, low=0.0, low_open=True)
+    if cv.is_cv(alpha) and alpha_scale != 1.0:
+        raise ValueError(f"{prefix}alpha_scale must be 1 with alpha: cv (it scales a given or "
+                         f"the generator's α), got {alpha_scale}")
+    if rank is not None:
+        rank = cv.check_rank_or_cv(rank, max_rank=np.iinfo(np.int64).max, name=prefix + "rank")
+    return alpha, alpha_scale, rank
+
+
+def check_cv_options(prefix, grid, rank_grid, folds, seed) -> dict:
+    """Validate what can be validated without the data (the rest is checked at the call)."""
+    if grid is not None:
+        grid = [float(a) for a in cv.alpha_grid(None, grid)] if not isinstance(grid, str) else grid
+    if rank_grid is not None:
+        rank_grid = cv.rank_grid(list(rank_grid) if not isinstance(rank_grid, str) else rank_grid,
+                                 max_rank=np.iinfo(np.int64).max)
+    folds = check_int(prefix + "cv_folds", folds, low=2)
+    seed = check_int(prefix + "cv_seed", seed, low=0)
+    return {"cv_grid": grid, "cv_rank_grid": rank_grid, "cv_folds": folds, "cv_seed": seed}
+
+
+def resolve_alpha(problem: Problem, alpha, alpha_scale: float, name: str):
+    """The α to pass on: ``"cv"``, or ``alpha_scale`` × (the configured or the generator's α)."""
+    if cv.is_cv(alpha):
+        return alpha
+    if alpha is None:
+        alpha = problem.meta.get("alpha")
+        if alpha is None:
+            raise ValueError(f"{name}.alpha must be set: the model records no meta.alpha (use "
+                             "a generator that records it or give alpha in the config)")
+    return alpha_scale * alpha

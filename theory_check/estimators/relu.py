@@ -16,17 +16,19 @@ import scipy.optimize
 from ..linalg import ColumnSpace, blas_threads_by_size, thin_svd
 from ..problem import Problem
 from ..solvers.tobit import tobit_apg
-from ..validation import (check_int, check_matrix, check_nonzero, check_rank, check_real,
-                          check_sigma)
+from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
+                          check_real, check_sigma)
+from . import cv
 from .base import Estimate, Estimator
+from .convex import check_alpha_rank, check_cv_options, resolve_alpha
 from .svd import data_svd
 
 
-def _check_relu_data(X_tilde, Y, rank):
+def _check_relu_data(X_tilde, Y, rank, allow_cv=False):
     X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
-    rank = check_rank(rank, max_rank=min(d, Y.shape[1]))
+    rank = (cv.check_rank_or_cv if allow_cv else check_rank)(rank, max_rank=min(d, Y.shape[1]))
     if np.any(Y < 0):
         raise ValueError("Y has negative entries, but ReLU outputs are never negative: "
                          "Y must be the observed activations ReLU(Z* + G)")
@@ -37,8 +39,9 @@ def _check_relu_data(X_tilde, Y, rank):
 
 
 @blas_threads_by_size("iterative")
-def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 1e-6,
-             max_iter: int = 2000, return_info: bool = False):
+def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
+             max_iter: int = 2000, return_info: bool = False, cv_grid=None, cv_rank_grid=None,
+             cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0, cv_score: str = "likelihood"):
     """Tobit (censored-Gaussian) maximum likelihood over K(α, r) ∩ col(X̃)⊗R^N, mapped to Ŵ.
 
     ``M̂ = argmin Σ_{Y>0} (Y − M)²/(2σ²) − Σ_{Y=0} log Φ(−M/σ)`` subject to
@@ -51,10 +54,11 @@ def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 
         Inputs of the layer in the compressed network.
     Y : array of shape (n, N)
         Observed activations ``ReLU(Z* + G)``: non-negative, not all zero.
-    alpha : float, ``> 0``
-        Entry bound of K (the nuclear bound is ``α√(rank·nN)``).
-    rank : int, ``1 <= rank <= min(d, N)``
-        Rank parameter r of K.
+    alpha : float ``> 0`` or ``"cv"``
+        Entry bound of K (the nuclear bound is ``α√(rank·nN)``); ``"cv"``: chosen from
+        ``cv_grid`` by K-fold cross-validation over the rows (:mod:`theory_check.estimators.cv`).
+    rank : int ``1 <= rank <= min(d, N)`` or ``"cv"``
+        Rank parameter r of K; ``"cv"``: chosen from ``cv_rank_grid`` the same way.
     sigma : float, ``> 0``
         Standard deviation of the Gaussian noise G.
     tol : float in (0, 1)
@@ -63,24 +67,72 @@ def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 
         Maximum number of accelerated projected-gradient steps.
     return_info : bool
         Also return the solver's info dict.
+    cv_grid : sequence of float > 0, optional
+        α candidates for ``alpha="cv"``; default ``max Y · 2^(0…−7)``.
+    cv_rank_grid : sequence of int, optional
+        Rank candidates for ``rank="cv"``; default 1, 2, 4, … up to min(d, N).
+    cv_folds : int, ``2 <= cv_folds <= n``
+    cv_seed : int ``>= 0`` or numpy.random.Generator
+        Draws the split of the rows.
+    cv_score : {"likelihood", "post_activation"}
+        Held-out score: the Tobit negative log-likelihood of the held-out activations
+        (default: the estimator's own objective, and it still sees how far below zero the
+        censored predictions are), or the post-activation squared error
+        ``(ReLU(X̃_test Ŵ) − Y_test)²`` (blind there).
 
     Returns
     -------
     W_hat : ndarray of shape (d, N)
     info : dict, only if ``return_info``
         ``solver``, ``iterations``, ``certificate``, ``converged``, ``objective`` ...
-        (see :func:`theory_check.solvers.tobit.tobit_apg`).
+        (see :func:`theory_check.solvers.tobit.tobit_apg`) of the final fit; with
+        cross-validation also ``alpha``, ``rank`` (the chosen ones), ``cv_curve``,
+        ``cv_grid``, ``cv_folds``, ``cv_identifiable``, ``cv_not_converged``.
     """
-    X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
-    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-    sigma = check_sigma(sigma, scale=max(alpha, float(Y.max())))
+    X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank, allow_cv=True)
+    alpha = cv.check_alpha_or_cv(alpha)
+    alphas = cv.alpha_grid(Y, cv_grid) if cv.is_cv(alpha) else [alpha]
+    sigma = check_sigma(sigma, scale=max(max(alphas), float(Y.max())))
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
+    if not (cv.is_cv(alpha) or cv.is_cv(rank)):
+        W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter)
+        return (W_hat, info) if return_info else W_hat
+    max_rank = min(X_tilde.shape[1], Y.shape[1])
+    ranks = cv.rank_grid(cv_rank_grid, max_rank, cv.powers_of_two(max_rank)) \
+        if cv.is_cv(rank) else [rank]
+    cv.check_folds(cv_folds, X_tilde.shape[0])
+    seed = cv.check_seed(cv_seed)
+    score = check_choice("cv_score", cv_score, ("likelihood", "post_activation"))
+    candidates = [(float(a), int(k)) for a in alphas for k in ranks]
+    failed, last = [], {}
+
+    def fit(X_train, Y_train, candidate):
+        if not np.any(Y_train > 0):  # a part with no activation at all: nothing to fit
+            failed.append(True)
+            return np.zeros((X_train.shape[1], Y_train.shape[1]))
+        # Started from the previous candidate's fit on the same part (tobit_apg projects it
+        # onto the new K first): along the grid the solutions move little.
+        start = last.get("M") if last.get("X") is X_train else None
+        W, info = _relu_mle(X_train, Y_train, *candidate, sigma, tol, max_iter, M0=start)
+        last.update(X=X_train, M=X_train @ W)
+        failed.append(not info["converged"])
+        return W
+
+    result = cv.cross_validate(fit, X_tilde, Y, candidates, folds=cv_folds, seed=seed,
+                               score=score, sigma=sigma)
+    alpha, rank = result["best"]
+    W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter)
+    info = {**info, "alpha": alpha, "rank": rank, "cv_not_converged": int(sum(failed)),
+            **cv.summary(result, "grid", candidates)}
+    return (W_hat, info) if return_info else W_hat
+
+
+def _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter, M0=None):
     col = ColumnSpace(X_tilde)
     M_hat, info = tobit_apg(Y, sigma=sigma, alpha=alpha, r=rank, basis=col.basis, tol=tol,
-                            max_iter=max_iter)
-    W_hat = col.weight(M_hat)
-    return (W_hat, info) if return_info else W_hat
+                            max_iter=max_iter, M0=M0)
+    return col.weight(M_hat), info
 
 
 @blas_threads_by_size("iterative")
@@ -177,22 +229,34 @@ def _from_meta(problem: Problem, key: str, configured):
 
 
 class ReluMLE(Estimator):
-    """Plug-in for :func:`relu_mle`; α and σ default to ``problem.meta`` (the generator's)."""
+    """Plug-in for :func:`relu_mle`; α and σ default to ``problem.meta`` (the generator's),
+    α times ``alpha_scale``; ``alpha: cv`` / ``rank: cv`` cross-validate, a number for
+    ``rank`` is a misspecified r̂ (default: the run's r)."""
 
-    def __init__(self, alpha: float | None = None, sigma: float | None = None,
-                 tol: float = 1e-6, max_iter: int = 2000):
-        for name, value in (("alpha", alpha), ("sigma", sigma)):
-            if value is not None:
-                check_real(f"estimator.relu_mle.{name}", value, low=0.0, low_open=True)
-        self.alpha, self.sigma = alpha, sigma
-        self.tol = check_real("estimator.relu_mle.tol", tol, low=0.0, high=1.0, low_open=True)
-        self.max_iter = check_int("estimator.relu_mle.max_iter", max_iter, low=1)
+    def __init__(self, alpha: float | str | None = None, sigma: float | None = None,
+                 tol: float = 1e-6, max_iter: int = 2000, alpha_scale: float = 1.0,
+                 rank: int | str | None = None, cv_grid=None, cv_rank_grid=None,
+                 cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
+                 cv_score: str = "likelihood"):
+        prefix = "estimator.relu_mle."
+        self.alpha, self.alpha_scale, self.rank = check_alpha_rank(prefix, alpha, alpha_scale,
+                                                                   rank)
+        if sigma is not None:
+            check_real(prefix + "sigma", sigma, low=0.0, low_open=True)
+        self.sigma = sigma
+        self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
+        self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
+        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed)
+        self.cv["cv_score"] = check_choice(prefix + "cv_score", cv_score,
+                                           ("likelihood", "post_activation"))
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
-        W_hat, info = relu_mle(problem.X_tilde, problem.Y, rank=r,
-                               alpha=_from_meta(problem, "alpha", self.alpha),
+        alpha = resolve_alpha(problem, self.alpha, self.alpha_scale, "estimator.relu_mle")
+        options = self.cv if cv.is_cv(alpha) or cv.is_cv(self.rank) else {}
+        W_hat, info = relu_mle(problem.X_tilde, problem.Y, rank=r if self.rank is None else
+                               self.rank, alpha=alpha,
                                sigma=_from_meta(problem, "sigma", self.sigma),
-                               tol=self.tol, max_iter=self.max_iter, return_info=True)
+                               tol=self.tol, max_iter=self.max_iter, return_info=True, **options)
         return Estimate(W_hat, info)
 
 
