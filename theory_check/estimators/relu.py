@@ -3,7 +3,11 @@
 * :func:`relu_mle` — the convex Tobit maximum-likelihood estimator of Theorem 4.9 over
   K(α, r) ∩ col(X̃)⊗R^N, solved by :func:`theory_check.solvers.tobit.tobit_apg`;
 * :func:`relu_nonconvex` — the natural non-convex problem ``min ‖ReLU(X̃AB) − Y‖_F²`` over
-  A (d, r), B (r, N), by L-BFGS from the closed-form (data_svd) start.
+  A (d, r), B (r, N), by L-BFGS from the closed-form (data_svd) start, with the
+  pre-activations kept near the box ``|X̃AB| <= α`` (a penalty; see the function);
+* :func:`relu_em` — rank-r Tobit maximum likelihood by EM
+  (:func:`theory_check.solvers.tobit_em.tobit_em`): impute the censored entries, truncate the
+  SVD in the metric of the data.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import scipy.optimize
 from ..linalg import ColumnSpace, blas_threads_by_size, thin_svd
 from ..problem import Problem
 from ..solvers.tobit import tobit_apg
+from ..solvers.tobit_em import tobit_em
 from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
                           check_real, check_sigma)
 from . import cv
@@ -136,9 +141,20 @@ def _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter, M0=None):
 
 
 @blas_threads_by_size("iterative")
-def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 500,
-                   return_info: bool = False):
-    """Non-convex ReLU least squares ``min_{A, B} ‖ReLU(X̃AB) − Y‖_F²`` (Appendix C's problem).
+def relu_nonconvex(X_tilde, Y, *, rank: int, alpha: float | None = None, tol: float = 1e-9,
+                   max_iter: int = 500, return_info: bool = False):
+    """Non-convex ReLU least squares ``min_{A, B} ‖ReLU(X̃AB) − Y‖_F²`` (Appendix C's problem),
+    kept near the box ``|X̃AB| <= α``.
+
+    The plain objective is flat in every pre-activation Z_ij < 0 where Y_ij = 0, so L-BFGS lets
+    those drift without bound (to −5700 in the issue-12 audit), and the pre-activation error
+    measures the drift, not the method. The minimized objective is therefore
+    ``½‖ReLU(Z) − Y‖_F² + ½‖(|Z| − α)_+‖_F²``, Z = X̃AB: the penalty is zero inside the box,
+    so it changes nothing where the problem is well posed and Z* lies in the box (Model R
+    draws ‖Z*‖_∞ <= α), and outside it has the data term's own curvature, which makes the flat
+    directions coercive. A penalty rather than a hard constraint: |X̃AB| <= α is not a
+    constraint L-BFGS-B can impose on the factors A, B. A ridge term on Z would shrink every
+    entry, the well-determined ones too.
 
     Parametrized in the coordinates of the thin SVD ``X̃ = U_k Σ_k V_kᵀ``: ``X̃A = U_k Ã`` with
     Ã (k, r) free, so the optimization is over (Ã, B) and runs in O(nNr) per evaluation.
@@ -153,6 +169,8 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
         Observed activations: non-negative, not all zero.
     rank : int, ``1 <= rank <= min(d, N)``
         Inner dimension r of the factorization.
+    alpha : float ``> 0``, optional
+        Bound of the box; default ``max Y`` (the data's own scale).
     tol : float in (0, 1)
         L-BFGS stops when the relative decrease of the objective in a step is below ``tol``.
     max_iter : int, ``>= 0``
@@ -166,9 +184,13 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
         ``W_hat = A B`` (the minimum-norm A for the fitted ``X̃A``).
     info : dict, only if ``return_info``
         ``solver``, ``iterations``, ``certificate`` (final gradient norm relative to the
-        start's), ``converged``, ``objective`` and ``objective_start`` (‖ReLU(X̃AB) − Y‖_F²).
+        start's), ``converged``, ``objective`` and ``objective_start`` (‖ReLU(X̃AB) − Y‖_F²,
+        without the penalty), ``penalty`` (‖(|Z| − α)_+‖_F² at the end), ``alpha`` and
+        ``z_inf`` (max |X̃AB|: how far outside the box the estimate went).
     """
     X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
+    alpha = float(Y.max()) if alpha is None else check_real("alpha", alpha, low=0.0,
+                                                            low_open=True)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=0)
     start = time.perf_counter()
@@ -181,16 +203,7 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
     root = np.sqrt(c[:rank])
     x0 = np.concatenate([(P[:, :rank] * root).ravel(), (root[:, None] * Qt[:rank]).ravel()])
 
-    def fun(x):
-        A_t = x[: k * rank].reshape(k, rank)
-        B = x[k * rank:].reshape(rank, N)
-        UA = U @ A_t
-        Z = UA @ B
-        R = np.maximum(Z, 0.0) - Y
-        value = 0.5 * float(np.vdot(R, R))
-        R[Z <= 0] = 0.0  # ReLU is flat there: no gradient flows back
-        grad = np.concatenate([(U.T @ (R @ B.T)).ravel(), (UA.T @ R).ravel()])
-        return value, grad
+    fun = _factored_objective(U, Y, alpha, rank)
 
     f0, g0 = fun(x0)
     if max_iter == 0:
@@ -207,16 +220,47 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
     A_t = x[: k * rank].reshape(k, rank)
     B = x[k * rank:].reshape(rank, N)
     W_hat = Vt.T @ ((A_t / s[:, None]) @ B)
+
+    def parts(x_):
+        Z = U @ x_[: k * rank].reshape(k, rank) @ x_[k * rank:].reshape(rank, N)
+        excess = np.maximum(np.abs(Z) - alpha, 0.0)
+        return (float(np.sum((np.maximum(Z, 0.0) - Y) ** 2)), float(np.vdot(excess, excess)),
+                float(np.abs(Z).max()))
+
+    objective, penalty, z_inf = parts(x)
     info = {
         "solver": "lbfgs",
         "iterations": iterations,
         "certificate": float(np.linalg.norm(g) / max(np.linalg.norm(g0), np.finfo(float).tiny)),
         "converged": bool(converged),
-        "objective": 2.0 * f,
-        "objective_start": 2.0 * f0,
+        "objective": objective,
+        "objective_start": parts(x0)[0],
+        "penalty": penalty,
+        "alpha": alpha,
+        "z_inf": z_inf,
         "time": time.perf_counter() - start,
     }
     return (W_hat, info) if return_info else W_hat
+
+
+def _factored_objective(U, Y, alpha, rank):
+    """``x = (Ã, B) ↦ (f, ∇f)`` for ``f = ½‖ReLU(Z) − Y‖² + ½‖(|Z| − α)_+‖²``, ``Z = UÃB``."""
+    k, N = U.shape[1], Y.shape[1]
+
+    def fun(x):
+        A_t = x[: k * rank].reshape(k, rank)
+        B = x[k * rank:].reshape(rank, N)
+        UA = U @ A_t
+        Z = UA @ B
+        R = np.maximum(Z, 0.0) - Y
+        excess = np.maximum(np.abs(Z) - alpha, 0.0)
+        value = 0.5 * float(np.vdot(R, R)) + 0.5 * float(np.vdot(excess, excess))
+        R[Z <= 0] = 0.0  # ReLU is flat there: no gradient flows back
+        R += np.sign(Z) * excess
+        grad = np.concatenate([(U.T @ (R @ B.T)).ravel(), (UA.T @ R).ravel()])
+        return value, grad
+
+    return fun
 
 
 def _from_meta(problem: Problem, key: str, configured):
@@ -261,14 +305,91 @@ class ReluMLE(Estimator):
 
 
 class ReluNonconvex(Estimator):
-    """Plug-in for :func:`relu_nonconvex` on the observed activations."""
+    """Plug-in for :func:`relu_nonconvex` on the observed activations; the box bound α is the
+    configured one, else the generator's ``problem.meta["alpha"]`` (as relu_mle's), else
+    max Y."""
 
-    def __init__(self, tol: float = 1e-9, max_iter: int = 500):
+    def __init__(self, tol: float = 1e-9, max_iter: int = 500, alpha: float | None = None):
         self.tol = check_real("estimator.relu_nonconvex.tol", tol, low=0.0, high=1.0,
                               low_open=True)
         self.max_iter = check_int("estimator.relu_nonconvex.max_iter", max_iter, low=0)
+        self.alpha = None if alpha is None else check_real("estimator.relu_nonconvex.alpha",
+                                                           alpha, low=0.0, low_open=True)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
-        W_hat, info = relu_nonconvex(problem.X_tilde, problem.Y, rank=r, tol=self.tol,
-                                     max_iter=self.max_iter, return_info=True)
+        alpha = self.alpha if self.alpha is not None else problem.meta.get("alpha")
+        W_hat, info = relu_nonconvex(problem.X_tilde, problem.Y, rank=r, alpha=alpha,
+                                     tol=self.tol, max_iter=self.max_iter, return_info=True)
+        return Estimate(W_hat, info)
+
+
+@blas_threads_by_size("iterative")
+def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-6, max_iter: int = 2000,
+            ridge: float = 1e-3, return_info: bool = False):
+    """Rank-r Tobit maximum likelihood by EM, mapped to Ŵ: the baseline without α.
+
+    Maximizes the censored-Gaussian likelihood of :func:`relu_mle` over ``M = X̃W'`` with
+    rank W' <= ``rank`` (instead of Theorem 4.9's convex K(α, r)), by EM from the data_svd
+    start: impute ``E[M + G | M + G <= 0]`` on the censored entries, then truncated SVD in
+    the metric of the data (:func:`theory_check.solvers.tobit_em.tobit_em`). The likelihood
+    never decreases; the result is a certified fixed point (a stationary point; the rank set
+    is not convex) or recorded as not converged. Exactly low-rank truths favour it, the hard
+    family (whose Z* is not low rank) does not. A small ridge term keeps blocks of Y censored in
+    every entry from drifting to −∞ (``tobit_em``'s docstring).
+
+    Parameters
+    ----------
+    X_tilde : array of shape (n, d)
+    Y : array of shape (n, N)
+        Observed activations: non-negative, not all zero.
+    rank : int, ``1 <= rank <= min(d, N)``
+    sigma : float, ``> 0``
+        Standard deviation of the Gaussian noise.
+    tol : float in (0, 1)
+        Bound on the fixed-point residual ``‖M⁺ − M‖_F/(σ√(nN))``.
+    max_iter : int, ``>= 1``
+    ridge : float, ``>= 0``
+        ρ of the ridge term ``ρ‖M‖_F²/(2σ²)``; 0 for the plain likelihood.
+    return_info : bool
+
+    Returns
+    -------
+    W_hat : ndarray of shape (d, N)
+    info : dict, only if ``return_info``
+        ``solver``, ``iterations``, ``certificate``, ``converged``, ``objective``,
+        ``objective_start``, ``nll``, ``monotone``, ``exact_steps``, ``restarts``, ``time``
+        (see ``tobit_em``; without the history).
+    """
+    X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
+    sigma = check_sigma(sigma, scale=float(Y.max()))
+    tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    ridge = check_real("ridge", ridge, low=0.0)
+    col = ColumnSpace(X_tilde)
+    # A rank-deficient X̃ (k < rank) leaves only rank-k fits in col(X̃): EM works at that rank.
+    rank = min(rank, X_tilde.shape[0] if col.basis is None else col.basis.shape[1])
+    M, info = tobit_em(Y, sigma=sigma, rank=rank, basis=col.basis,
+                       M0=X_tilde @ data_svd(X_tilde, Y, rank), tol=tol, max_iter=max_iter,
+                       ridge=ridge)
+    info.pop("objective_history")
+    W_hat = col.weight(M)
+    return (W_hat, info) if return_info else W_hat
+
+
+class ReluEM(Estimator):
+    """Plug-in for :func:`relu_em`; σ defaults to the generator's ``problem.meta["sigma"]``."""
+
+    def __init__(self, sigma: float | None = None, tol: float = 1e-6, max_iter: int = 2000,
+                 ridge: float = 1e-3):
+        prefix = "estimator.relu_em."
+        self.sigma = None if sigma is None else check_real(prefix + "sigma", sigma, low=0.0,
+                                                           low_open=True)
+        self.ridge = check_real(prefix + "ridge", ridge, low=0.0)
+        self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
+        self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
+
+    def __call__(self, problem: Problem, r: int) -> Estimate:
+        W_hat, info = relu_em(problem.X_tilde, problem.Y, rank=r,
+                              sigma=_from_meta(problem, "sigma", self.sigma), tol=self.tol,
+                              max_iter=self.max_iter, ridge=self.ridge, return_info=True)
         return Estimate(W_hat, info)
