@@ -324,7 +324,7 @@ class ReluNonconvex(Estimator):
 
 
 @blas_threads_by_size("iterative")
-def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-6, max_iter: int = 2000,
+def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter: int = 2000,
             ridge: float = 1e-3, return_info: bool = False):
     """Rank-r Tobit maximum likelihood by EM, mapped to Ŵ: the baseline without α.
 
@@ -379,7 +379,7 @@ def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-6, max_iter:
 class ReluEM(Estimator):
     """Plug-in for :func:`relu_em`; σ defaults to the generator's ``problem.meta["sigma"]``."""
 
-    def __init__(self, sigma: float | None = None, tol: float = 1e-6, max_iter: int = 2000,
+    def __init__(self, sigma: float | None = None, tol: float = 1e-5, max_iter: int = 2000,
                  ridge: float = 1e-3):
         prefix = "estimator.relu_em."
         self.sigma = None if sigma is None else check_real(prefix + "sigma", sigma, low=0.0,
