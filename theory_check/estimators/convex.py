@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..linalg import ColumnSpace, blas_threads_by_size
 from ..problem import Problem
 from ..solvers.projection import project_K, project_K_cvxpy
 from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_real)
 from . import cv
+from .cv import CV_KEYS, check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
 from .base import Estimate, Estimator
 
 #: solver name → projection onto K ∩ col(X̃)⊗R^N with the signature of ``project_K``.
@@ -18,7 +17,7 @@ SOLVERS = {"dykstra": project_K, "cvxpy": project_K_cvxpy}
 @blas_threads_by_size("iterative")
 def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_iter=5000,
                   warm_start=None, return_info=False, cv_grid=None, cv_rank_grid=None,
-                  cv_folds=cv.DEFAULT_FOLDS, cv_seed=0):
+                  cv_folds=cv.DEFAULT_FOLDS, cv_seed=0, cv_tol=None):
     """Theorem 4.4's estimator ``Ŵ = X̃⁺M̂``, ``M̂ = argmin ‖M − Y‖_F²`` over
     ``M ∈ K(α, rank) ∩ col(X̃)⊗R^N``, ``K(α, r) = {‖M‖_* <= α√(r n N), ‖M‖_∞ <= α}``.
 
@@ -60,6 +59,10 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
         Number of parts of the rows.
     cv_seed : int ``>= 0`` or numpy.random.Generator
         Draws the split of the rows.
+    cv_tol : float in (0, 1], optional
+        Solver tolerance of the fits inside the cross-validation (default ``tol``): the
+        held-out scores need far less accuracy than the final fit, and the small α of the
+        grid take the most iterations.
 
     Returns
     -------
@@ -80,6 +83,8 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
     check_choice("solver", solver, SOLVERS)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
+    cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
+                                                   low_open=True)
     if cv.is_cv(alpha) or cv.is_cv(rank):
         alphas = cv.alpha_grid(Y, cv_grid) if cv.is_cv(alpha) else [alpha]
         ranks = cv.rank_grid(cv_rank_grid, max_rank, cv.powers_of_two(max_rank)) \
@@ -93,7 +98,7 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
             # Warm start from the previous candidate of the same part (same shape): along the
             # grid the solutions move little, and the small α need the most iterations.
             start = last.get("warm_start") if last.get("X") is X_train else None
-            W, info = _solve(X_train, Y_train, *candidate, solver, tol, max_iter, start)
+            W, info = _solve(X_train, Y_train, *candidate, solver, cv_tol, max_iter, start)
             last.update(X=X_train, warm_start=info.get("warm_start"))
             failed.append(not info["converged"])
             return W
@@ -127,62 +132,22 @@ class ConvexLinear(Estimator):
     def __init__(self, alpha: float | str | None = None, solver: str = "dykstra",
                  tol: float = 1e-8, max_iter: int = 5000, alpha_scale: float = 1.0,
                  rank: int | str | None = None, cv_grid=None, cv_rank_grid=None,
-                 cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0):
+                 cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
+                 cv_tol: float | None = None, rank_scale: float = 1.0):
         prefix = "estimator.convex_linear."
-        self.alpha, self.alpha_scale, self.rank = check_alpha_rank(prefix, alpha, alpha_scale,
-                                                                   rank)
+        self.alpha, self.alpha_scale, self.rank, self.rank_scale = check_alpha_rank(
+            prefix, alpha, alpha_scale, rank, rank_scale)
         self.solver = check_choice(prefix + "solver", solver, SOLVERS)
         self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
         self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
-        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed)
+        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed, cv_tol)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         alpha = resolve_alpha(problem, self.alpha, self.alpha_scale, "estimator.convex_linear")
-        rank = r if self.rank is None else self.rank
+        rank = resolve_rank(r, self.rank, self.rank_scale)
         W_hat, info = convex_linear(problem.X_tilde, problem.Y, alpha=alpha, rank=rank,
                                     solver=self.solver, tol=self.tol, max_iter=self.max_iter,
                                     return_info=True, **self.cv)
         keep = ("solver", "iterations", "certificate", "converged", "exit", "gap", "time",
                 "alpha", "rank", *CV_KEYS)
         return Estimate(W_hat, {k: info[k] for k in keep if k in info})
-
-
-#: The cross-validation facts a plug-in passes on to its results row.
-CV_KEYS = ("cv_folds", "cv_identifiable", "cv_grid", "cv_curve", "cv_not_converged")
-
-
-def check_alpha_rank(prefix, alpha, alpha_scale, rank):
-    """Validate a plug-in's α, α scale and rank settings (rank against the data at the call)."""
-    if alpha is not None:
-        alpha = cv.check_alpha_or_cv(alpha, prefix + "alpha")
-    alpha_scale = check_real(prefix + "alpha_scale", alpha_scale, low=0.0, low_open=True)
-    if cv.is_cv(alpha) and alpha_scale != 1.0:
-        raise ValueError(f"{prefix}alpha_scale must be 1 with alpha: cv (it scales a given or "
-                         f"the generator's α), got {alpha_scale}")
-    if rank is not None:
-        rank = cv.check_rank_or_cv(rank, max_rank=np.iinfo(np.int64).max, name=prefix + "rank")
-    return alpha, alpha_scale, rank
-
-
-def check_cv_options(prefix, grid, rank_grid, folds, seed) -> dict:
-    """Validate what can be validated without the data (the rest is checked at the call)."""
-    if grid is not None:
-        grid = [float(a) for a in cv.alpha_grid(None, grid)] if not isinstance(grid, str) else grid
-    if rank_grid is not None:
-        rank_grid = cv.rank_grid(list(rank_grid) if not isinstance(rank_grid, str) else rank_grid,
-                                 max_rank=np.iinfo(np.int64).max)
-    folds = check_int(prefix + "cv_folds", folds, low=2)
-    seed = check_int(prefix + "cv_seed", seed, low=0)
-    return {"cv_grid": grid, "cv_rank_grid": rank_grid, "cv_folds": folds, "cv_seed": seed}
-
-
-def resolve_alpha(problem: Problem, alpha, alpha_scale: float, name: str):
-    """The α to pass on: ``"cv"``, or ``alpha_scale`` × (the configured or the generator's α)."""
-    if cv.is_cv(alpha):
-        return alpha
-    if alpha is None:
-        alpha = problem.meta.get("alpha")
-        if alpha is None:
-            raise ValueError(f"{name}.alpha must be set: the model records no meta.alpha (use "
-                             "a generator that records it or give alpha in the config)")
-    return alpha_scale * alpha

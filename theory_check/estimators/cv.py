@@ -38,6 +38,7 @@ import numbers
 import numpy as np
 from scipy.special import log_ndtr
 
+from ..problem import Problem
 from ..validation import check_int, check_real, check_vector
 
 #: Default α grid, relative to max|Y|: 2^0 … 2^-7, from the loosest K down, so that each fit
@@ -205,3 +206,60 @@ def check_rank_or_cv(value, max_rank: int, name: str = "rank"):
             raise ValueError(f"{name} must be an integer in [1, {max_rank}] or 'cv', got {value!r}")
         return value
     return check_int(name, value, low=1, high=max_rank)
+
+
+# Plug-in settings shared by ConvexLinear, ReluMLE and DataSVD.
+
+#: The cross-validation facts a plug-in passes on to its results row.
+CV_KEYS = ("cv_folds", "cv_identifiable", "cv_grid", "cv_curve", "cv_not_converged")
+
+
+def check_alpha_rank(prefix, alpha, alpha_scale, rank, rank_scale):
+    """Validate a plug-in's α, α scale, rank and rank scale (rank against the data at the
+    call)."""
+    if alpha is not None:
+        alpha = check_alpha_or_cv(alpha, prefix + "alpha")
+    alpha_scale = check_real(prefix + "alpha_scale", alpha_scale, low=0.0, low_open=True)
+    if is_cv(alpha) and alpha_scale != 1.0:
+        raise ValueError(f"{prefix}alpha_scale must be 1 with alpha: cv (it scales a given or "
+                         f"the generator's α), got {alpha_scale}")
+    if rank is not None:
+        rank = check_rank_or_cv(rank, max_rank=np.iinfo(np.int64).max, name=prefix + "rank")
+    rank_scale = check_real(prefix + "rank_scale", rank_scale, low=0.0, low_open=True)
+    if rank is not None and rank_scale != 1.0:
+        raise ValueError(f"{prefix}rank_scale must be 1 when rank is set (it scales the run's "
+                         f"r), got {rank_scale}")
+    return alpha, alpha_scale, rank, rank_scale
+
+
+def resolve_rank(r: int, rank, rank_scale: float):
+    """The rank to pass on: the configured one (a number or ``"cv"``), else round(scale · r),
+    at least 1."""
+    return rank if rank is not None else max(1, int(round(rank_scale * r)))
+
+
+def check_cv_options(prefix, grid, rank_grid, folds, seed, tol) -> dict:
+    """Validate what can be validated without the data (the rest is checked at the call)."""
+    if grid is not None:
+        grid = [float(a) for a in alpha_grid(None, grid)] if not isinstance(grid, str) else grid
+    if rank_grid is not None:
+        rank_grid = rank_grid(list(rank_grid) if not isinstance(rank_grid, str) else rank_grid,
+                                 max_rank=np.iinfo(np.int64).max)
+    folds = check_int(prefix + "cv_folds", folds, low=2)
+    seed = check_int(prefix + "cv_seed", seed, low=0)
+    if tol is not None:
+        tol = check_real(prefix + "cv_tol", tol, low=0.0, high=1.0, low_open=True)
+    return {"cv_grid": grid, "cv_rank_grid": rank_grid, "cv_folds": folds, "cv_seed": seed,
+            "cv_tol": tol}
+
+
+def resolve_alpha(problem: Problem, alpha, alpha_scale: float, name: str):
+    """The α to pass on: ``"cv"``, or ``alpha_scale`` × (the configured or the generator's α)."""
+    if is_cv(alpha):
+        return alpha
+    if alpha is None:
+        alpha = problem.meta.get("alpha")
+        if alpha is None:
+            raise ValueError(f"{name}.alpha must be set: the model records no meta.alpha (use "
+                             "a generator that records it or give alpha in the config)")
+    return alpha_scale * alpha

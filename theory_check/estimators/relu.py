@@ -25,7 +25,7 @@ from ..validation import (check_choice, check_int, check_matrix, check_nonzero, 
                           check_real, check_sigma)
 from . import cv
 from .base import Estimate, Estimator
-from .convex import check_alpha_rank, check_cv_options, resolve_alpha
+from .cv import check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
 from .svd import data_svd
 
 
@@ -46,7 +46,8 @@ def _check_relu_data(X_tilde, Y, rank, allow_cv=False):
 @blas_threads_by_size("iterative")
 def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
              max_iter: int = 2000, return_info: bool = False, cv_grid=None, cv_rank_grid=None,
-             cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0, cv_score: str = "likelihood"):
+             cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0, cv_score: str = "likelihood",
+             cv_tol: float | None = None):
     """Tobit (censored-Gaussian) maximum likelihood over K(α, r) ∩ col(X̃)⊗R^N, mapped to Ŵ.
 
     ``M̂ = argmin Σ_{Y>0} (Y − M)²/(2σ²) − Σ_{Y=0} log Φ(−M/σ)`` subject to
@@ -84,6 +85,8 @@ def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
         (default: the estimator's own objective, and it still sees how far below zero the
         censored predictions are), or the post-activation squared error
         ``(ReLU(X̃_test Ŵ) − Y_test)²`` (blind there).
+    cv_tol : float in (0, 1), optional
+        Solver tolerance of the fits inside the cross-validation (default ``tol``).
 
     Returns
     -------
@@ -100,6 +103,8 @@ def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
     sigma = check_sigma(sigma, scale=max(max(alphas), float(Y.max())))
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
+    cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
+                                                   low_open=True)
     if not (cv.is_cv(alpha) or cv.is_cv(rank)):
         W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter)
         return (W_hat, info) if return_info else W_hat
@@ -119,7 +124,7 @@ def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
         # Started from the previous candidate's fit on the same part (tobit_apg projects it
         # onto the new K first): along the grid the solutions move little.
         start = last.get("M") if last.get("X") is X_train else None
-        W, info = _relu_mle(X_train, Y_train, *candidate, sigma, tol, max_iter, M0=start)
+        W, info = _relu_mle(X_train, Y_train, *candidate, sigma, cv_tol, max_iter, M0=start)
         last.update(X=X_train, M=X_train @ W)
         failed.append(not info["converged"])
         return W
@@ -275,30 +280,31 @@ def _from_meta(problem: Problem, key: str, configured):
 class ReluMLE(Estimator):
     """Plug-in for :func:`relu_mle`; α and σ default to ``problem.meta`` (the generator's),
     α times ``alpha_scale``; ``alpha: cv`` / ``rank: cv`` cross-validate, a number for
-    ``rank`` is a misspecified r̂ (default: the run's r)."""
+    ``rank`` is a fixed r̂ (default: the run's r times ``rank_scale``); see ConvexLinear."""
 
     def __init__(self, alpha: float | str | None = None, sigma: float | None = None,
                  tol: float = 1e-6, max_iter: int = 2000, alpha_scale: float = 1.0,
                  rank: int | str | None = None, cv_grid=None, cv_rank_grid=None,
                  cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
-                 cv_score: str = "likelihood"):
+                 cv_score: str = "likelihood", cv_tol: float | None = None,
+                 rank_scale: float = 1.0):
         prefix = "estimator.relu_mle."
-        self.alpha, self.alpha_scale, self.rank = check_alpha_rank(prefix, alpha, alpha_scale,
-                                                                   rank)
+        self.alpha, self.alpha_scale, self.rank, self.rank_scale = check_alpha_rank(
+            prefix, alpha, alpha_scale, rank, rank_scale)
         if sigma is not None:
             check_real(prefix + "sigma", sigma, low=0.0, low_open=True)
         self.sigma = sigma
         self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
         self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
-        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed)
+        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed, cv_tol)
         self.cv["cv_score"] = check_choice(prefix + "cv_score", cv_score,
                                            ("likelihood", "post_activation"))
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         alpha = resolve_alpha(problem, self.alpha, self.alpha_scale, "estimator.relu_mle")
         options = self.cv if cv.is_cv(alpha) or cv.is_cv(self.rank) else {}
-        W_hat, info = relu_mle(problem.X_tilde, problem.Y, rank=r if self.rank is None else
-                               self.rank, alpha=alpha,
+        W_hat, info = relu_mle(problem.X_tilde, problem.Y,
+                               rank=resolve_rank(r, self.rank, self.rank_scale), alpha=alpha,
                                sigma=_from_meta(problem, "sigma", self.sigma),
                                tol=self.tol, max_iter=self.max_iter, return_info=True, **options)
         return Estimate(W_hat, info)
