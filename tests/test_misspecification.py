@@ -64,3 +64,15 @@ def test_sweep_configs_run_every_variant(make_cfg, sweep, model):
     assert all(row["status"] in ("ok", "not_converged") for row in rows.values())
     assert rows[f"{base}_a1_2"]["mse"] != rows[base]["mse"]
     assert rows[f"{base}_cv"]["solver.alpha"] > 0 and rows["data_svd_r4"]["solver.rank"] == 4
+
+
+def test_report_puts_the_misspecification_section_under_its_own_heading():
+    from theory_check.experiments import load_figures
+    from theory_check.report import runner_groups
+
+    groups = runner_groups([f for f in load_figures() if f.runner])
+    headings = [h for h, _ in groups]
+    assert headings[-1].startswith("## Whole networks")
+    assert headings[0].startswith("## Misspecified")
+    assert [f.figure for f in groups[0][1]] == ["misspecification"]
+    assert {f.figure for f in groups[-1][1]} == {"networks_digits", "networks_synthetic"}
