@@ -43,10 +43,11 @@ import time
 
 import numpy as np
 import scipy.linalg
+from scipy.special import log_ndtr
 
 from ..linalg import blas_threads_by_size
 from ..validation import check_int, check_matrix, check_rank, check_real
-from .tobit import _check_data, _loss_and_grad, inverse_mills
+from .tobit import _check_data, inverse_mills
 
 #: Relative increase of the likelihood objective between EM steps accepted as rounding: f is a
 #: sum of nN terms, each exact to a few ulp, so larger increases are a real failure of the
@@ -123,11 +124,17 @@ def tobit_em(Y, *, sigma: float, rank: int, basis=None, M0=None, tol: float = 1e
     M0 = Y if M0 is None else check_matrix("M0", M0, rows=n, cols=N)
     start = time.perf_counter()
     positive = Y > 0
-    censored = ~positive
+    # Flat indices instead of boolean masks: every step gathers the censored entries twice
+    # (imputation and likelihood), and at 512×512 the masked gathers took as long as the
+    # special functions.
+    censored = np.flatnonzero(~positive)
+    observed = np.flatnonzero(positive)
+    Y_observed = Y.ravel()[observed]
 
     def impute(M):
         filled = Y.copy()
-        filled[censored] = M[censored] - sigma * inverse_mills(-M[censored] / sigma)
+        m = M.ravel()[censored]
+        filled.ravel()[censored] = m - sigma * inverse_mills(-m / sigma)
         return filled
 
     def fit(target, V=None):
@@ -154,8 +161,10 @@ def tobit_em(Y, *, sigma: float, rank: int, basis=None, M0=None, tol: float = 1e
     def surrogate(target, M):  # σ² × the M-step's objective, up to a constant
         return float(np.sum((target - M) ** 2) + ridge * np.sum(M * M))
 
-    def nll(M):
-        return _loss_and_grad(M, Y, positive, sigma, grad=False)[0]
+    def nll(M):  # tobit_loss without its checks, on the precomputed indices
+        flat = M.ravel()
+        r = (flat[observed] - Y_observed) / sigma
+        return 0.5 * float(r @ r) - float(np.sum(log_ndtr(-flat[censored] / sigma)))
 
     def loss(M):
         return nll(M) + 0.5 * ridge * float(np.sum(M * M)) / sigma**2
