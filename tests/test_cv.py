@@ -184,3 +184,18 @@ def test_plugins_pass_alpha_scale_rank_and_cv():
             ConvexLinear(**bad)
     with pytest.raises(ValueError, match="estimator.relu_mle.cv_score"):
         ReluMLE(cv_score="mse")
+
+
+def test_cv_flags_the_uninformative_case_y_exactly_in_col_x():
+    # d < n and Y = XW = P_X(Z* + E): the unconstrained fit predicts held-out rows exactly,
+    # so the loosest α wins whatever the data; the info says so.
+    p = _linear_problem(11, n=40, d=10, N=12)
+    _, info = convex_linear(p.X_tilde, p.Y, alpha="cv", rank=2, cv_grid=[4.0, 1.0, 0.25],
+                            return_info=True)
+    assert info["cv_identifiable"] and info["cv_uninformative"] and info["alpha"] == 4.0
+    curve = json.loads(info["cv_curve"])
+    assert curve[0] < 1e-20 < curve[-1]
+    q = _linear_problem(12)  # d = n: not identifiable, not flagged
+    _, info = convex_linear(q.X_tilde, q.Y, alpha="cv", rank=2, cv_grid=[1.0, 0.5],
+                            return_info=True)
+    assert not info["cv_identifiable"] and not info["cv_uninformative"]

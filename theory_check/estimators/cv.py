@@ -27,7 +27,8 @@ Held-out rows predict only through W, so what cross-validation can see depends o
   the training rows predicts the held-out ones without error and cross-validation always
   chooses the loosest candidate: it is uninformative there.
 
-``info["cv_identifiable"]`` records whether every training part had full column rank d.
+``info["cv_identifiable"]`` records whether every training part had full column rank d, and
+``info["cv_uninformative"]`` the second case (identifiable, and Y in col(X̃) to 1e-8).
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def cross_validate(fit, X_tilde, Y, candidates, *, folds, seed, score="squared_e
     dict
         ``best`` (the chosen candidate), ``best_index``, ``curve`` (mean held-out score per
         candidate), ``fold_scores`` (array (folds, candidates), sums per part), ``folds``,
-        ``identifiable``.
+        ``identifiable``, ``uninformative`` (identifiable and Y in col(X̃): the loosest
+        candidate always wins, module docstring).
     """
     n, d = X_tilde.shape
     parts = fold_indices(n, check_folds(folds, n), check_seed(seed))
@@ -167,8 +169,13 @@ def cross_validate(fit, X_tilde, Y, candidates, *, folds, seed, score="squared_e
             fold_scores[i, j] = score_fn(X_tilde[test] @ W, Y[test], sigma)
     curve = fold_scores.sum(axis=0) / Y.size
     best = int(np.argmin(curve))  # argmin returns the first minimum: ties go to the grid's order
+    uninformative = False
+    if identifiable:  # then n > d, and X̃ has full column rank: Q is a basis of col(X̃)
+        Q = np.linalg.qr(X_tilde)[0]
+        uninformative = bool(np.linalg.norm(Y - Q @ (Q.T @ Y)) <= 1e-8 * np.linalg.norm(Y))
     return {"best": candidates[best], "best_index": best, "curve": curve,
-            "fold_scores": fold_scores, "folds": len(parts), "identifiable": identifiable}
+            "fold_scores": fold_scores, "folds": len(parts), "identifiable": identifiable,
+            "uninformative": uninformative}
 
 
 def summary(result: dict, grid_name: str, grid) -> dict:
@@ -176,6 +183,7 @@ def summary(result: dict, grid_name: str, grid) -> dict:
     that they fit a results row)."""
     values = [c if not isinstance(c, tuple) else list(c) for c in grid]
     return {"cv_folds": result["folds"], "cv_identifiable": result["identifiable"],
+            "cv_uninformative": result["uninformative"],
             f"cv_{grid_name}": json.dumps(_plain(values)),
             "cv_curve": json.dumps([float(c) for c in result["curve"]])}
 
@@ -211,7 +219,8 @@ def check_rank_or_cv(value, max_rank: int, name: str = "rank"):
 # Plug-in settings shared by ConvexLinear, ReluMLE and DataSVD.
 
 #: The cross-validation facts a plug-in passes on to its results row.
-CV_KEYS = ("cv_folds", "cv_identifiable", "cv_grid", "cv_curve", "cv_not_converged")
+CV_KEYS = ("cv_folds", "cv_identifiable", "cv_uninformative", "cv_grid", "cv_curve",
+           "cv_not_converged")
 
 
 def check_alpha_rank(prefix, alpha, alpha_scale, rank, rank_scale):
