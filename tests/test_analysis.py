@@ -144,6 +144,17 @@ def test_analyze_gives_one_verdict_row_per_sweep_and_estimator():
     assert set(points["x"]) == {100, 200, 400, 800, 1600}
 
 
+def test_a_baseline_a_sweep_does_not_run_gets_no_verdict_row_but_a_missing_estimator_does():
+    df = synthetic_rows(1.0)
+    fig = Figure(figure="f", title="t", theorem="3.1", rate="rate_thm31", reference="dof_thm31",
+                 estimator="data_svd", baselines=("weight_svd", "relu_em"), sweeps=(Sweep("sw", "sharp"),))
+    verdicts, _ = analyze(df, [fig])
+    assert list(verdicts["estimator"]) == ["data_svd", "weight_svd"]
+    verdicts, _ = analyze(df[df["estimator"] == "weight_svd"], [fig])
+    assert list(verdicts["estimator"]) == ["data_svd", "weight_svd"]
+    assert verdicts.iloc[0]["verdict"].startswith("no fit")
+
+
 def test_every_figure_definition_loads():
     figures = load_figures()
     assert {"thm31_rates", "thm31_baseline"} <= {f.figure for f in figures}

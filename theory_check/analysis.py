@@ -450,6 +450,9 @@ def analyze(results: pd.DataFrame, figures: list[Figure],
                 if len(table) else pd.Series(dtype=float)
             for est in fig.estimators:
                 mine = rows[rows["estimator"] == est]
+                role = "estimator" if est == fig.estimator else "baseline"
+                if mine.empty and role == "baseline":
+                    continue  # a baseline this sweep does not run: nothing to judge
                 good = ok[ok["estimator"] == est]
                 pts = table[table["estimator"] == est] if len(table) else table
                 _, boot_lo, boot_hi = (fit_exponent(good[fig.rate], good["mse"], good["seed"])
@@ -458,7 +461,6 @@ def analyze(results: pd.DataFrame, figures: list[Figure],
                              else (np.nan,) * 3)
                 ratios = pts["reference_ratio"] if "reference_ratio" in pts else pd.Series(dtype=float)
                 ratio_range = (ratios.min(), ratios.max()) if len(ratios) else (np.nan, np.nan)
-                role = "estimator" if est == fig.estimator else "baseline"
                 constant = pts["constant"].max() if len(pts) else np.nan
                 at = pts.loc[pts["constant"].idxmax(), "x"] if len(pts) else np.nan
                 decades = rate_decades(pts["rate"]) if len(pts) else np.nan
