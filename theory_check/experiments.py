@@ -7,10 +7,12 @@ module:function`` computes its own tables, figure and report section).
 
 from __future__ import annotations
 
+import difflib
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from .validation import check_choice
 
@@ -80,6 +82,102 @@ def load_figure(path: Path) -> Figure:
     return Figure(sweeps=tuple(sweeps), **raw)
 
 
-def load_figures(directory: Path = EXPERIMENTS_DIR) -> list[Figure]:
-    """Every figure definition, in file-name order."""
-    return [load_figure(p) for p in sorted(Path(directory).glob("*.yaml"))]
+def _override_key_problem(key: str, sweep: str, conf_dir: Path) -> str | None:
+    """Why ``key`` (of a Hydra override ``key=value``) is not a key of ``sweep``'s run config."""
+    from .run import known_keys
+
+    top = key.split(".", 1)[0]
+    if top not in known_keys():
+        close = difflib.get_close_matches(top, known_keys(), n=1)
+        return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if "." not in key:
+        return None
+    # A group parameter (model.alpha) exists only in the config the sweep selects for the group.
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+        cfg = compose("config", overrides=[f"+experiment={sweep}"])
+    if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
+        node = cfg.get(top)
+        known = sorted(f"{top}.{k}" for k in node if k != "_target_") if isinstance(node, DictConfig) else []
+        return f"unknown key {key!r}; {sweep} accepts {known}"
+    return None
+
+
+_MISSING = object()
+
+
+def figure_problems(fig: Figure, conf_dir: Path) -> list[str]:
+    """What in ``fig`` would fail only after its sweeps ran (or run the wrong grid): sweeps
+    with no ``conf/experiment`` config, ``paper:`` grids of other sweeps or of keys no run
+    config accepts, a plot kind :data:`theory_check.plots.PLOTS` does not draw, a runner that
+    cannot be imported."""
+    from .plots import PLOTS
+
+    where = f"experiments/{fig.figure}.yaml"
+    problems = []
+    available = sorted(p.stem for p in (Path(conf_dir) / "experiment").glob("*.yaml"))
+    names = [s.name for s in fig.sweeps]
+    for name in names:
+        if name not in available:
+            close = difflib.get_close_matches(name, available, n=1)
+            problems.append(f"{where}: sweep {name!r} has no conf/experiment/{name}.yaml"
+                            + (f" (did you mean {close[0]!r}?)" if close else ""))
+    for sweep, grid in fig.paper.items():
+        if sweep not in names:
+            problems.append(f"{where}: paper: {sweep!r} is not a sweep of this figure "
+                            f"(its sweeps: {names})")
+            continue
+        if not isinstance(grid, dict):
+            problems.append(f"{where}: paper: {sweep}: must map keys to grids, got {grid!r}")
+            continue
+        if sweep not in available:
+            continue
+        for key in grid:
+            problem = _override_key_problem(str(key), sweep, conf_dir)
+            if problem:
+                problems.append(f"{where}: paper: {sweep}: {problem}")
+    if fig.sweeps and fig.plot not in PLOTS:
+        problems.append(f"{where}: plot {fig.plot!r} is not a plot kind; known: {sorted(PLOTS)}")
+    if fig.runner:
+        module, _, func = fig.runner.partition(":")
+        try:
+            getattr(importlib.import_module(module), func)
+        except (ImportError, AttributeError) as exc:
+            problems.append(f"{where}: runner {fig.runner!r} cannot be imported: {exc}")
+    return problems
+
+
+def load_figures(directory: Path = EXPERIMENTS_DIR, conf_dir: Path | None = None,
+                 check: bool = True) -> list[Figure]:
+    """Every figure definition, in file-name order.
+
+    With ``check``, every problem of every figure (:func:`figure_problems`, and the report's
+    need of a title for each theorem) is raised in one ``ValueError``, before anything runs.
+    """
+    figures, problems = [], []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            figures.append(load_figure(path))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if check:
+        from .run import CONF_DIR
+
+        conf_dir = Path(conf_dir or CONF_DIR)
+        for fig in figures:
+            problems += figure_problems(fig, conf_dir)
+        problems += theorem_problems(figures)
+    if problems:
+        raise ValueError(f"{len(problems)} problems in the figure definitions of {directory}:\n  "
+                         + "\n  ".join(problems))
+    return figures
+
+
+def theorem_problems(figures: list[Figure]) -> list[str]:
+    """Theorems the report would drop: it has a section only for a theorem it has a title for."""
+    from .report import THEOREM_TITLES
+
+    return [f"experiments/{f.figure}.yaml: theorem {f.theorem!r} has no report section title "
+            f"(known: {sorted(THEOREM_TITLES)})"
+            for f in figures if f.theorem and f.sweeps and f.theorem not in THEOREM_TITLES]
