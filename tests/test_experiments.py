@@ -11,6 +11,7 @@ GOOD = """
 figure: good
 title: a figure
 theorem: "3.1"
+theorem_title: Theorem 3.1
 rate: rate_thm31
 estimator: data_svd
 sweeps: [thm31_n]
@@ -34,7 +35,8 @@ def test_every_problem_of_every_figure_is_reported_at_once(tmp_path):
           .replace('{n: "100,200"', '{nn: "100,200"'))
     write(tmp_path, "b", GOOD.replace("figure: good", "figure: b").replace(
         "paper:", 'plot: ratee\npaper:\n  thm31_sigma: {sigma: "1,2"}'))
-    write(tmp_path, "c", GOOD.replace("figure: good", "figure: c").replace('"3.1"', '"9.9"'))
+    write(tmp_path, "c", GOOD.replace("figure: good", "figure: c").replace('"3.1"', '"9.9"')
+          .replace("theorem_title: Theorem 3.1\n", ""))
     with pytest.raises(ValueError) as err:
         load_figures(tmp_path)
     message = str(err.value)
@@ -43,7 +45,7 @@ def test_every_problem_of_every_figure_is_reported_at_once(tmp_path):
     assert "experiments/a.yaml: paper: thm31_n: unknown key 'nn' (did you mean 'n'?)" in message
     assert "experiments/b.yaml: plot 'ratee' is not a plot kind; known: ['rate']" in message
     assert "experiments/b.yaml: paper: 'thm31_sigma' is not a sweep of this figure" in message
-    assert "experiments/c.yaml: theorem '9.9' has no report section" in message
+    assert "experiments/c.yaml: theorem '9.9' needs a theorem_title" in message
 
 
 def test_a_group_parameter_must_exist_in_the_config_the_sweep_selects(tmp_path):
@@ -76,3 +78,12 @@ def test_reproduce_runs_nothing_when_a_figure_is_invalid(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="plot 'nope'"):
         reproduce_module.reproduce(only=["good"])
     assert ran == []
+
+
+def test_figures_of_one_theorem_must_agree_on_its_title(tmp_path):
+    write(tmp_path, "a", GOOD.replace("figure: good", "figure: a"))
+    write(tmp_path, "b", GOOD.replace("figure: good", "figure: b").replace(
+        "theorem_title: Theorem 3.1", "theorem_title: Theorem 3.1 again"))
+    with pytest.raises(ValueError, match="theorem_title 'Theorem 3.1 again' differs from "
+                                         "'Theorem 3.1' of experiments/a.yaml"):
+        load_figures(tmp_path)

@@ -32,8 +32,11 @@ class Figure:
     figure: str
     title: str
     theorem: str | None = None
+    theorem_title: str | None = None
     rate: str | None = None
+    rate_label: str | None = None
     reference: str | None = None
+    reference_label: str | None = None
     estimator: str | None = None
     baselines: tuple[str, ...] = ()
     sweeps: tuple[Sweep, ...] = ()
@@ -41,6 +44,15 @@ class Figure:
     log_exponents: tuple[float, ...] = ()
     runner: str | None = None
     paper: dict = field(default_factory=dict)
+
+    @property
+    def rate_text(self) -> str:
+        """The rate as figures write it (its column name when the definition gives no label)."""
+        return self.rate_label or self.rate
+
+    @property
+    def reference_text(self) -> str:
+        return self.reference_label or self.reference
 
     @property
     def estimators(self) -> tuple[str, ...]:
@@ -175,9 +187,24 @@ def load_figures(directory: Path = EXPERIMENTS_DIR, conf_dir: Path | None = None
 
 
 def theorem_problems(figures: list[Figure]) -> list[str]:
-    """Theorems the report would drop: it has a section only for a theorem it has a title for."""
-    from .report import THEOREM_TITLES
+    """Theorems the report could not head: a sweep figure's theorem needs a ``theorem_title``,
+    the same for every figure of that theorem."""
+    problems, titles = [], {}
+    for fig in (f for f in figures if f.theorem and f.sweeps):
+        if not fig.theorem_title:
+            problems.append(f"experiments/{fig.figure}.yaml: theorem {fig.theorem!r} needs a "
+                            f"theorem_title (the report's section heading)")
+            continue
+        first = titles.setdefault(fig.theorem, (fig.figure, fig.theorem_title))
+        if first[1] != fig.theorem_title:
+            problems.append(f"experiments/{fig.figure}.yaml: theorem_title {fig.theorem_title!r} "
+                            f"differs from {first[1]!r} of experiments/{first[0]}.yaml "
+                            f"(same theorem {fig.theorem!r})")
+    return problems
 
-    return [f"experiments/{f.figure}.yaml: theorem {f.theorem!r} has no report section title "
-            f"(known: {sorted(THEOREM_TITLES)})"
-            for f in figures if f.theorem and f.sweeps and f.theorem not in THEOREM_TITLES]
+
+def theorem_titles(figures: list[Figure]) -> dict[str, str]:
+    """``{theorem: title}`` of the sweep figures, in theorem order (3.1 before 4.4 before 10.1)."""
+    titles = {f.theorem: f.theorem_title for f in figures if f.theorem and f.sweeps}
+    return dict(sorted(titles.items(),
+                       key=lambda kv: [int(p) if p.isdigit() else p for p in kv[0].split(".")]))

@@ -23,13 +23,6 @@ import seaborn as sns  # noqa: E402
 from .experiments import Figure  # noqa: E402
 
 SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.alpha": "α"}
-RATE_LABELS = {
-    "rate_thm31": "σ²r(k+N)/(nN)",
-    "rate_thm44": "α(α+β)√(r(n+N)/(nN))",
-    "rate_thm49": "α(α+σ)√(r(n+N)/(nN))·√log(nN)",
-    "rate_sqrt": "√(r(n+N)/(nN))",
-}
-REFERENCE_LABELS = {"dof_thm31": "DoF prediction σ²r(k+N−r)/(nN)"}
 
 
 def rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame, path: Path) -> Path:
@@ -56,10 +49,10 @@ def rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame, path:
         if len(main):
             c_fit = float(np.exp(np.mean(np.log(main["mse_mean"] / main["rate"]))))
             ax.plot(main["x"], c_fit * main["rate"], "--", color="0.35",
-                    label=f"{c_fit:.2g}·{RATE_LABELS.get(fig.rate, fig.rate)}")
+                    label=f"{c_fit:.2g}·{fig.rate_text}")
             if "reference" in main and main["reference"].notna().any():
                 ax.plot(main["x"], main["reference"], ":", color="black", lw=1.5,
-                        label=REFERENCE_LABELS.get(fig.reference, fig.reference))
+                        label=fig.reference_text)
         varied = pts["varied"].iloc[0]
         ax.set_xscale("log")
         ax.set_yscale("log")

@@ -37,3 +37,10 @@ def thm49_bound(n, N, r, alpha, sigma, log_exponent=0.5):
     dependence on n, N and r.
     """
     return alpha * (alpha + sigma) * sqrt_rate(n, N, r) * np.log(n * N) ** log_exponent
+
+
+def thm31_columns(n, N, r, sigma, k):
+    """The rate columns every model's rows carry: Theorem 3.1's bound and degrees-of-freedom
+    prediction (k = rank X̃) and the square-root rate."""
+    return {"rate_thm31": thm31_bound(n, N, r, sigma, k), "dof_thm31": thm31_dof(n, N, r, sigma, k),
+            "rate_sqrt": sqrt_rate(n, N, r)}

@@ -7,13 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import Figure
-
-THEOREM_TITLES = {
-    "3.1": "Theorem 3.1 — exactly rank-r ground truth, closed-form data-driven SVD",
-    "4.4": "Theorem 4.4 — approximately low-rank pre-activations, constrained least squares",
-    "4.9": "Theorem 4.9 — ReLU observations, censored-Gaussian likelihood",
-}
+from .experiments import Figure, theorem_titles
 
 
 def _fmt(x, spec=".3g") -> str:
@@ -139,9 +133,8 @@ def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.
     main = verdicts[verdicts["role"] == "estimator"]
     if len(main):
         out += ["## Summary", "", verdict_table_md(main), ""]
-    theorems = [t for t in THEOREM_TITLES if any(f.theorem == t for f in figures)]
-    for theorem in theorems:
-        out += [f"## {THEOREM_TITLES[theorem]}", "",
+    for theorem, title in theorem_titles(figures).items():
+        out += [f"## {title}", "",
                 theorem_synthesis(verdicts[verdicts["theorem"] == theorem]), ""]
         for fig in (f for f in figures if f.theorem == theorem and f.sweeps):
             rows = verdicts[verdicts["figure"] == fig.figure]

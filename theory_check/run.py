@@ -30,7 +30,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
-from . import rates
+from .metrics import mse
 from .provenance import provenance
 from .results import file_lock, read_run, run_path, stable_hash, write_rows_atomic
 from .validation import check_int, check_rank, check_real
@@ -216,33 +216,17 @@ def config_columns(cfg: DictConfig) -> dict:
     return cols
 
 
-def rate_columns(problem, cfg) -> dict:
-    n, d, N = problem.shape
-    r, sigma = cfg.r, cfg.sigma
-    k = problem.meta.get("k", min(n, d))
-    cols = {
-        "rate_thm31": rates.thm31_bound(n, N, r, sigma, k),
-        "dof_thm31": rates.thm31_dof(n, N, r, sigma, k),
-        "rate_sqrt": rates.sqrt_rate(n, N, r),
-    }
-    alpha = problem.meta.get("alpha")
-    beta = problem.meta.get("noise_bound")
-    if alpha is not None and beta is not None and np.isfinite(beta):
-        cols["rate_thm44"] = rates.thm44_bound(n, N, r, alpha, beta)
-    if alpha is not None and problem.meta.get("observation") == "relu":
-        cols["rate_thm49"] = rates.thm49_bound(n, N, r, alpha, sigma)
-    return cols
+def problem_columns(problem) -> dict:
+    """The columns a generator declares on its problem: ``meta.<key>``, then its rates."""
+    return {**{f"meta.{k}": v for k, v in problem.meta.items()}, **problem.rates}
 
 
 def error_columns(problem, W_hat: np.ndarray) -> dict:
-    """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and (ReLU model) the post-activation MSE."""
-    n, _, N = problem.shape
+    """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and the metrics the problem declares."""
     Z_hat = problem.X_tilde @ W_hat
-    err = np.linalg.norm(Z_hat - problem.Z_star)
-    cols = {"mse": err**2 / (n * N), "rel_error": err / np.linalg.norm(problem.Z_star)}
-    if problem.meta.get("observation") == "relu":
-        diff = np.maximum(Z_hat, 0) - np.maximum(problem.Z_star, 0)
-        cols["mse_relu"] = float(np.sum(diff**2) / (n * N))
+    cols = {"mse": mse(Z_hat, problem.Z_star),
+            "rel_error": np.linalg.norm(Z_hat - problem.Z_star) / np.linalg.norm(problem.Z_star)}
+    cols.update({name: metric(Z_hat, problem.Z_star) for name, metric in problem.metrics.items()})
     return cols
 
 
@@ -302,8 +286,7 @@ def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
     shared = {**config_columns(cfg), "run_key": key, **provenance()}
     try:
         problem = generate_problem(cfg, make_rng(cfg))
-        shared.update({f"meta.{k}": v for k, v in problem.meta.items()})
-        shared.update(rate_columns(problem, cfg))
+        shared.update(problem_columns(problem))
     except Exception as exc:  # the config passed validate(): a runtime failure, stored as data
         failed = {"wall_time": np.nan, "mse": np.nan, "rel_error": np.nan, "status": "error",
                   "message": f"generating the problem failed: {type(exc).__name__}: {exc}"}

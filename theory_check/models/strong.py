@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import designs
+from .. import designs, rates
 from ..linalg import lstsq
 from ..problem import Problem
 from ..validation import check_int, check_rank, check_real
@@ -70,4 +70,5 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
     G, bound = noise(rng, (n, N), sigma)
     X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta)
     meta.update(noise_bound=bound, signal=signal)
-    return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta)
+    return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta,
+                   rates=rates.thm31_columns(n, N, r, sigma, meta["k"]))
