@@ -14,9 +14,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from .paths import REPO_ROOT, conf_dir
 from .validation import check_choice
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 CLAIMS = {"sharp", "upper_bound", "tight"}
 
@@ -96,7 +96,7 @@ def load_figure(path: Path) -> Figure:
 
 def _override_key_problem(key: str, sweep: str, conf_dir: Path) -> str | None:
     """Why ``key`` (of a Hydra override ``key=value``) is not a key of ``sweep``'s run config."""
-    from .run import known_keys
+    from .config import known_keys
 
     top = key.split(".", 1)[0]
     if top not in known_keys():
@@ -160,7 +160,7 @@ def figure_problems(fig: Figure, conf_dir: Path) -> list[str]:
     return problems
 
 
-def load_figures(directory: Path = EXPERIMENTS_DIR, conf_dir: Path | None = None,
+def load_figures(directory: Path = EXPERIMENTS_DIR, conf: Path | None = None,
                  check: bool = True) -> list[Figure]:
     """Every figure definition, in file-name order.
 
@@ -174,11 +174,9 @@ def load_figures(directory: Path = EXPERIMENTS_DIR, conf_dir: Path | None = None
         except ValueError as exc:
             problems.append(str(exc))
     if check:
-        from .run import CONF_DIR
-
-        conf_dir = Path(conf_dir or CONF_DIR)
+        conf = Path(conf or conf_dir())
         for fig in figures:
-            problems += figure_problems(fig, conf_dir)
+            problems += figure_problems(fig, conf)
         problems += theorem_problems(figures)
     if problems:
         raise ValueError(f"{len(problems)} problems in the figure definitions of {directory}:\n  "

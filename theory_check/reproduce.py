@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from .analysis import analyze
-from .experiments import EXPERIMENTS_DIR, REPO_ROOT, Figure, load_figures
+from .experiments import EXPERIMENTS_DIR, Figure, load_figures
+from .paths import REPO_ROOT
 from .plots import PLOTS
 from .report import write_report
 from .results import load_results, quarantined_files

@@ -9,6 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
+from ..metrics import mse
 from ..validation import check_int, check_matrix, check_real
 from .sequential import Layer, compress_sequential, parameter_fraction, preactivations
 
@@ -187,6 +188,6 @@ def evaluate_ranks(layers: list[Layer], classes, splits, ranks, estimators) -> t
             for l, (Z_hat, Z) in enumerate(zip(preactivations(compressed, X_test), Z_test), start=1):
                 err = np.linalg.norm(Z_hat - Z)
                 layer_rows.append({"estimator": name, "rank": rank, "param_fraction": fraction,
-                                   "layer": l, "mse": err**2 / Z.size,
+                                   "layer": l, "mse": mse(Z_hat, Z),
                                    "rel_error": err / np.linalg.norm(Z)})
     return acc_rows, layer_rows

@@ -21,18 +21,16 @@ from joblib import Parallel, delayed  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from ..paths import conf_dir  # noqa: E402
 from ..provenance import provenance  # noqa: E402
 from ..results import write_rows_atomic  # noqa: E402
 from ..validation import check_int  # noqa: E402
 from .digits import evaluate_ranks, spectra, split_digits, train_mlp  # noqa: E402
 from .synthetic import evaluate, make_network  # noqa: E402
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "network"
-
-
 def load_config(name: str, scale: str) -> dict:
     """``conf/network/<name>.yaml`` as a plain dict, with ``scales.<scale>`` applied on top."""
-    path = CONF_DIR / f"{name}.yaml"
+    path = conf_dir() / "network" / f"{name}.yaml"
     if not path.exists():
         raise ValueError(f"no network config {path}")
     cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)

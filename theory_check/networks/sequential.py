@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..estimators import convex_linear, data_svd, relu_mle, relu_nonconvex, weight_svd
+from ..metrics import mse
 from ..validation import check_int, check_matrix
 
 Layer = tuple[np.ndarray, np.ndarray]
@@ -281,7 +282,7 @@ def compress_sequential(
             diagnostics.append({
                 "layer": l, "d": d, "N": N, "rank": ranks[l - 1], "estimator": name,
                 "input_mismatch": np.linalg.norm(X_tilde - X) / x_norm if x_norm > 0 else 0.0,
-                "mse": err**2 / (n * N),
+                "mse": mse(Z_tilde, Y),
                 "rel_error": err / y_norm if y_norm > 0 else float(err),
                 "params": min(ranks[l - 1] * (d + N), d * N) + N,
                 "params_full": d * N + N,

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import designs
 from ..linalg import lstsq
+from ..metrics import mse
 from ..validation import check_choice, check_int, check_rank, check_real
 from .sequential import Layer, compress_sequential, preactivations
 
@@ -177,14 +178,13 @@ def evaluate(net: SyntheticNetwork, estimators, rank: int) -> list[dict]:
             for l, ((W, b), (W_star, b_star)) in enumerate(zip(layers, net.truth), start=1):
                 n, N = Z_hat[l - 1].shape
                 err = np.linalg.norm(Z_hat[l - 1] - Z_star[l - 1])
-                local = X_tilde @ (W - W_star) + (b - b_star)
                 rows.append({
                     "estimator": name, "split": split, "layer": l, "n": n, "N": N,
                     "converged": converged[name],
-                    "mse": err**2 / (n * N),
+                    "mse": mse(Z_hat[l - 1], Z_star[l - 1]),
                     "rel_error": err / np.linalg.norm(Z_star[l - 1]),
-                    "mse_pretrained": float(np.sum((Z_hat[l - 1] - Z_pre[l - 1]) ** 2) / (n * N)),
-                    "mse_local": float(np.sum(local**2) / (n * N)),
+                    "mse_pretrained": mse(Z_hat[l - 1], Z_pre[l - 1]),
+                    "mse_local": mse(X_tilde @ W + b, X_tilde @ W_star + b_star),
                 })
                 X_tilde = np.maximum(Z_hat[l - 1], 0.0)
     return rows
