@@ -85,5 +85,5 @@ def test_reproduce_skip_runs_builds_the_report_from_stored_tables(tmp_path, monk
 
 def test_theorems_are_ordered_by_number_not_by_text():
     figures = [Figure(figure=t, title=t, theorem=t, theorem_title=f"T{t}", rate="r",
-                      estimator="e", sweeps=(Sweep("s", "sharp"),)) for t in ("10.1", "4.4", "3.1")]
-    assert list(theorem_titles(figures)) == ["3.1", "4.4", "10.1"]
+                      estimator="e", sweeps=(Sweep("s", "sharp"),)) for t in ("10.1", "4.4b", "4.4", "3.1")]
+    assert list(theorem_titles(figures)) == ["3.1", "4.4", "4.4b", "10.1"]

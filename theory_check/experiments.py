@@ -202,7 +202,8 @@ def theorem_problems(figures: list[Figure]) -> list[str]:
 
 
 def theorem_titles(figures: list[Figure]) -> dict[str, str]:
-    """``{theorem: title}`` of the sweep figures, in theorem order (3.1 before 4.4 before 10.1)."""
+    """``{theorem: title}`` of the sweep figures, in theorem order (3.1 before 4.4 before 10.1;
+    a part that is not a number after the numbers: 4.4 before 4.4b)."""
     titles = {f.theorem: f.theorem_title for f in figures if f.theorem and f.sweeps}
-    return dict(sorted(titles.items(),
-                       key=lambda kv: [int(p) if p.isdigit() else p for p in kv[0].split(".")]))
+    return dict(sorted(titles.items(), key=lambda kv: [
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in kv[0].split(".")]))
