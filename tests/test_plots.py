@@ -61,3 +61,23 @@ def test_y_limits_keep_values_within_a_decade_of_the_core():
 def test_the_plot_registry_writes_a_png(tmp_path):
     path = PLOTS["rate"](FIG, points(), VERDICTS, tmp_path / "fig.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_seeds_blow_up_on_a_network_layer_is_written_not_drawn(tmp_path, monkeypatch):
+    from theory_check.networks import experiment
+
+    fractions = [0.1, 0.3, 1.0]
+    acc = pd.DataFrame({"estimator": ["original"] + ["data_svd"] * 3, "rank": [0, 2, 4, 8],
+                        "param_fraction": [1.0] + fractions, "accuracy": [0.97, 0.5, 0.9, 0.97]})
+    layers = pd.DataFrame([
+        {"layer": 1, "architecture": "8-8-4", "estimator": est, "param_fraction": f, "seed": s,
+         "rel_error": 1e9 if (est == "data_svd" and f == 0.3 and s == 1) else base * (1.1 - f)}
+        for est, base in (("weight_svd", 1.0), ("data_svd", 0.5))
+        for f in fractions for s in range(3)])
+    kept = []
+    monkeypatch.setattr(experiment.plt, "close", kept.append)
+    experiment.plot_digits(acc, layers, tmp_path / "digits.png", ["weight_svd", "data_svd"])
+    ax = kept[0].axes[1]
+    assert ax.get_ylim()[1] < 10.0
+    assert [t.get_text() for t in ax.texts] == ["max 1e+09"]
+    plt.close(kept[0])

@@ -22,6 +22,7 @@ from omegaconf import OmegaConf  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from ..paths import conf_dir  # noqa: E402
+from ..plots import y_limits  # noqa: E402
 from ..provenance import provenance  # noqa: E402
 from ..results import write_rows_atomic  # noqa: E402
 from ..validation import check_int  # noqa: E402
@@ -245,7 +246,11 @@ def plot_digits(acc: pd.DataFrame, layers: pd.DataFrame, path: Path, order: list
         widths = shapes[l].split("-")
         kept = "" if l < n_layers else " (kept; inherits upstream error)"
         # Exact reconstructions (~1e-15) would squash the informative range; they sit on the axis.
-        ax.set_ylim(bottom=max(1e-4, sub["rel_error"].min()))
+        # The medians set the top: one seed's blow-up (a range up to 1e9) is written, not drawn.
+        stats = sub.groupby(["estimator", "param_fraction"])["rel_error"].agg(["median", "max"])
+        top = y_limits(stats["median"], stats["max"])[1]
+        ax.set_ylim(max(1e-4, sub["rel_error"].min()), top)
+        _mark_off_scale(ax, stats.reset_index(), top, order)
         ax.set(xscale="log", yscale="log", xlabel="fraction of parameters kept",
                ylabel="‖Ẑ_l − Z_l‖_F / ‖Z_l‖_F (test; median, range)",
                title=f"layer {l}: {widths[l - 1]} → {widths[l]}{kept}")
@@ -254,6 +259,17 @@ def plot_digits(acc: pd.DataFrame, layers: pd.DataFrame, path: Path, order: list
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+def _mark_off_scale(ax, stats: pd.DataFrame, top: float, order: list[str]) -> None:
+    """A triangle at the top edge where an estimator's range leaves the axis, with its largest
+    value, in the estimator's colour."""
+    colors = dict(zip(order, sns.color_palette(n_colors=len(order))))
+    for est, rows in stats[stats["max"] > top].groupby("estimator"):
+        worst = rows.loc[rows["max"].idxmax()]
+        ax.plot([worst["param_fraction"]], [top], "^", ms=7, color=colors.get(est), clip_on=False)
+        ax.annotate(f"max {worst['max']:.2g}", (worst["param_fraction"], top),
+                    textcoords="offset points", xytext=(4, -9), fontsize=7, color=colors.get(est))
 
 
 def _digits_markdown(acc: pd.DataFrame, layers: pd.DataFrame, spec: pd.DataFrame, cfg: dict,
