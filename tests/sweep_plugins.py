@@ -11,7 +11,7 @@ import numpy as np
 
 from theory_check.estimators.base import Estimator
 from theory_check.models import strong
-from theory_check.validation import check_int
+from theory_check.validation import check_int, check_real
 
 
 class AlwaysFails(Estimator):
@@ -37,3 +37,11 @@ def declared_model(rng, **kwargs):
     return dataclasses.replace(
         problem, rates={**problem.rates, "rate_custom": 0.125},
         metrics={"max_error": lambda Z_hat, Z: float(np.abs(Z_hat - Z).max())})
+
+
+def scaled_design(rng, n, d, scale=1.0):
+    """An isotropic design times ``scale``; it names its parameter as a library function does."""
+    check_int("n", n, low=1)
+    check_int("d", d, low=1)
+    scale = check_real("scale", scale, low=0.0, low_open=True)
+    return scale * rng.standard_normal((n, d))

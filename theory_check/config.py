@@ -65,13 +65,24 @@ class _NoDraws:
         raise _Drawn
 
 
+def with_config_path(path: str, params, message: str) -> str:
+    """``message`` of a plug-in's own check, with the parameter it names put at its place in
+    the config: ``alpha must be > 0`` of the model becomes ``model.alpha must be > 0``."""
+    for param in params:
+        if message.startswith(f"{param} "):
+            return f"{path}.{message}"
+    return message
+
+
 def _dry_run(group: str, cfg: DictConfig, call) -> None:
     try:
         call()
     except _Drawn:
         pass
     except Exception as exc:
-        raise ValueError(f"{group} {cfg[group].name!r}: {exc}") from None
+        message = with_config_path(group, [k for k in cfg[group] if k not in ("name", "_target_")],
+                                   str(exc))
+        raise ValueError(f"{group} {cfg[group].name!r}: {message}") from None
 
 
 def _check_group(cfg: DictConfig, group: str) -> None:
@@ -99,7 +110,9 @@ def _check_estimator_settings(name: str, settings: str) -> None:
         instantiate(node)
     except Exception as exc:
         cause = exc.__cause__ or exc  # Hydra wraps constructor errors
-        raise ValueError(f"estimator {name!r}: {cause}") from None
+        message = with_config_path(f"estimator.{name}", [k for k in node if k != "_target_"],
+                                   str(cause))
+        raise ValueError(f"estimator {name!r}: {message}") from None
 
 
 def _check_experiment_name(name) -> None:
@@ -122,7 +135,7 @@ def config_problems(cfg: DictConfig) -> list[str]:
     def passes(check, *args, **kwargs) -> bool:
         try:
             check(*args, **kwargs)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             problems.append(str(exc))
             return False
         return True
