@@ -27,6 +27,7 @@ from ..provenance import provenance  # noqa: E402
 from ..results import write_rows_atomic  # noqa: E402
 from ..validation import check_int  # noqa: E402
 from .digits import evaluate_ranks, spectra, split_digits, train_mlp  # noqa: E402
+from .sequential import resolve_target  # noqa: E402
 from .synthetic import evaluate, make_network  # noqa: E402
 
 def load_config(name: str, scale: str) -> dict:
@@ -73,11 +74,12 @@ def _synthetic_seed(cfg: dict, seed: int) -> list[dict]:
     # orders of magnitude longer spinning than computing these small factorizations.
     with threadpool_limits(limits=1):
         rows = []
-        for design, design_params in cfg["designs"].items():
+        for design, spec in cfg["designs"].items():
+            draw, design_params = resolve_target(spec, "design")
             for sigma in cfg["sigmas"]:
                 net = make_network(
                     _rng(cfg, seed), L=cfg["L"], d_in=cfg["d_in"], width=cfg["width"], r=cfg["r"],
-                    sigma=sigma, n_calib=cfg["n_calib"], n_test=cfg["n_test"], design=design,
+                    sigma=sigma, n_calib=cfg["n_calib"], n_test=cfg["n_test"], design=draw,
                     design_params=design_params, tail=cfg["tail"], bias_scale=cfg["bias_scale"],
                 )
                 shared = {"scale": cfg["scale"], "seed": seed, "design": design, "sigma": sigma,
