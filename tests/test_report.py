@@ -4,6 +4,7 @@ stored tables only, with sections headed by the figure definitions' own theorem 
 import textwrap
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from theory_check import reproduce as reproduce_module
@@ -87,3 +88,17 @@ def test_theorems_are_ordered_by_number_not_by_text():
     figures = [Figure(figure=t, title=t, theorem=t, theorem_title=f"T{t}", rate="r",
                       estimator="e", sweeps=(Sweep("s", "sharp"),)) for t in ("10.1", "4.4b", "4.4", "3.1")]
     assert list(theorem_titles(figures)) == ["3.1", "4.4", "4.4b", "10.1"]
+
+
+def test_a_figure_naming_a_rate_its_models_do_not_declare_is_refused(tmp_path, monkeypatch):
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    (experiments / "fig_a.yaml").write_text(textwrap.dedent(FIGURES["fig_a"]).replace(
+        "rate: rate_thm31", "rate: rate_thm44"))
+    for row in synthetic_rows():
+        write_rows_atomic(tmp_path / "results" / "raw" / "thm31_n" / f"{row['key']}.parquet", [row])
+    monkeypatch.setattr(reproduce_module, "EXPERIMENTS_DIR", experiments)
+    monkeypatch.setattr(reproduce_module, "REPO_ROOT", tmp_path)
+    with pytest.raises(ValueError, match=r"experiments/fig_a.yaml: rate 'rate_thm44' is missing from "
+                                         r"rows of sweep thm31_n; their model declares \['rate_thm31'\]"):
+        reproduce_module.main(["--skip-runs"])
