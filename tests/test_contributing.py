@@ -26,13 +26,13 @@ def laplace(rng, shape, sigma):
 '''
 NOISE_CONFIG = """
 # Laplace noise, variance σ² (heavier tails than Theorem 3.1's sub-Gaussian assumption allows).
-name: laplace
+name: laplace_plugin
 _target_: heavy_noise.laplace
 """
 SWEEP = """
 # @package _global_
 defaults:
-  - override /noise: laplace
+  - override /noise: laplace_plugin
   - override /estimator: [data_svd, weight_svd]
 
 experiment_name: laplace_n
@@ -75,7 +75,7 @@ def test_a_new_noise_and_a_new_figure_run_end_to_end_without_editing_the_package
     shutil.copytree(REPO_ROOT / "conf", root / "conf")
     shutil.copytree(REPO_ROOT / "experiments", root / "experiments")
     new_files = {root / "plugins" / "heavy_noise.py": NOISE,
-                 root / "conf" / "noise" / "laplace.yaml": NOISE_CONFIG,
+                 root / "conf" / "noise" / "laplace_plugin.yaml": NOISE_CONFIG,
                  root / "conf" / "experiment" / "laplace_n.yaml": SWEEP,
                  root / "experiments" / "laplace_rates.yaml": FIGURE}
     for path, text in new_files.items():
@@ -89,7 +89,7 @@ def test_a_new_noise_and_a_new_figure_run_end_to_end_without_editing_the_package
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     rows = load_results(root / "results" / "raw", ["laplace_n"])
-    assert len(rows) == 3 * 3 * 2 and set(rows["noise"]) == {"laplace"}
+    assert len(rows) == 3 * 3 * 2 and set(rows["noise"]) == {"laplace_plugin"}
     assert set(rows["status"]) == {"ok"} and rows["rate_thm31"].notna().all()
     verdicts = pd.read_csv(root / "results" / "verdicts.csv")
     mine = verdicts[verdicts["figure"] == "laplace_rates"]

@@ -70,14 +70,46 @@ def test_hadamard_family_is_on_the_boundary_with_singular_values_at_the_noise_le
     pb = _draw(approx.hadamard, n=n, d=n, N=N, r=r, sigma=sigma, alpha=alpha)
     q = pb.meta["q"]
     s = np.linalg.svd(pb.Z_star, compute_uv=False)
-    assert q & (q - 1) == 0 and n % q == 0
+    assert q & (q - 1) == 0 and n % q == 0  # 256's divisors are powers of two
     np.testing.assert_allclose(s[:q], alpha * np.sqrt(r / q) * np.sqrt(n * N / q), rtol=1e-9)
     assert s[q] <= 1e-9 * s[0]
     assert s.sum() == pytest.approx(alpha * np.sqrt(r * n * N), rel=1e-9)
-    # the nearest power of two to q*: within a factor √2 in log scale
+    # the nearest order to q* = 8√2 (8 or 16): within a factor √2 in log scale
     assert abs(np.log2(q) - np.log2(pb.meta["q_target"])) <= 0.5 + 1e-9
     noise_level = sigma * (np.sqrt(n) + np.sqrt(N))
     assert 1 / np.sqrt(2) * (1 - 1e-9) <= s[0] / noise_level <= np.sqrt(2) * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("q", [1, 2, 4, 8, 12, 20, 24, 40, 44, 48, 72])
+def test_hadamard_matrices_have_orthogonal_pm1_rows(q):
+    S = approx.hadamard_matrix(q)
+    assert S.shape == (q, q) and set(np.unique(S)) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(S @ S.T, q * np.eye(q))
+
+
+@pytest.mark.parametrize("q", [3, 6, 28, 56])
+def test_orders_without_a_construction_are_refused(q):
+    with pytest.raises(ValueError, match="order q"):
+        approx.hadamard_matrix(q)
+
+
+# n = N = 2q² puts q* = √(rnN)/(σ(√n+√N)) at q for r = 2, α = σ = 1 (Theorem 4.4's sweep), and
+# n = q²/2 for σ = 1/2 (Theorem 4.9's): Paley orders 12 and 24 are not powers of two.
+@pytest.mark.parametrize("n, sigma, q", [(288, 1.0, 12), (128, 1.0, 8), (72, 0.5, 12), (288, 0.5, 24)])
+def test_hadamard_block_sits_exactly_at_the_noise_level_when_q_star_is_an_order(n, sigma, q):
+    pb = _draw(approx.hadamard, n=n, d=n, N=n, r=2, sigma=sigma, alpha=1.0)
+    s = np.linalg.svd(pb.Z_star, compute_uv=False)
+    assert pb.meta["q"] == q and pb.meta["block_level"] == pytest.approx(1.0, rel=1e-12)
+    np.testing.assert_allclose(s[:q], sigma * 2 * np.sqrt(n), rtol=1e-9)
+    assert s[q] <= 1e-9 * s[0] and np.abs(pb.Z_star).max() <= 1.0 + 1e-12
+
+
+def test_block_level_is_recorded_when_q_star_is_not_an_order():
+    pb = _draw(approx.hadamard, n=64, d=64, N=64, r=2, sigma=1.0, alpha=1.0)  # q* = 4√2
+    s = np.linalg.svd(pb.Z_star, compute_uv=False)
+    assert pb.meta["q"] in (4, 8)
+    assert s[0] / (2 * np.sqrt(64)) == pytest.approx(pb.meta["block_level"], rel=1e-9)
+    assert pb.meta["block_level"] == pytest.approx(4 * np.sqrt(2) / pb.meta["q"])
 
 
 @pytest.mark.parametrize("generator,params,match", [
@@ -88,7 +120,7 @@ def test_hadamard_family_is_on_the_boundary_with_singular_values_at_the_noise_le
     (approx.hadamard, {"d": 16}, "^d must be >= n"),
     (approx.hadamard, {"q": 3}, "model.q"),
     (approx.hadamard, {"q": 1}, "model.q"),            # q < r
-    (approx.hadamard, {"n": 12, "d": 12, "N": 12, "r": 8}, "^r must be"),
+    (approx.hadamard, {"n": 10, "d": 10, "N": 10, "r": 8}, "^r must be"),  # orders 1, 2 only
     (approx.low_rank, {"r": 0}, "^r must be"),
     (approx.low_rank, {"r": 17}, "^r must be"),
     (approx.low_rank, {"sigma": -1.0}, "sigma"),

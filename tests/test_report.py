@@ -40,7 +40,7 @@ FIGURES = {
 def synthetic_rows():
     """thm31_n: data_svd's MSE is 2/n exactly (exponent 1), weight_svd's stays at 0.5."""
     rows = []
-    for n in (100, 200, 400):
+    for n in (100, 200, 400, 800, 1600):
         for seed in range(3):
             for est, mse in (("data_svd", 2.0 / n), ("weight_svd", 0.5)):
                 rows.append({"experiment_name": "thm31_n", "sweep": "n", "n": n, "N": 50, "r": 2,
@@ -72,7 +72,7 @@ def test_reproduce_skip_runs_builds_the_report_from_stored_tables(tmp_path, monk
                      report.index("## Theorem 4.4 — the second section"))
     assert first < second
     assert "### First theorem figure\n\n![fig_a](figures/fig_a.png)" in report
-    assert "| thm31_n | data_svd | n 100…400 | 1.00 [1.00, 1.00] |" in report
+    assert "| thm31_n | data_svd | n 100…1600 | 1.00 [1.00, 1.00] |" in report
     assert "No rows: the sweeps of this figure have not run." in report[second:]
     assert "### speed\n\n| a |" in report
     verdicts = pd.read_csv(results / "verdicts.csv")

@@ -283,3 +283,28 @@ def test_a_batched_run_stores_the_rows_of_the_same_single_run(make_cfg, tmp_path
     swept = load_results(tmp_path / "raw")
     drop = ["wall_time"] + [c for c in swept if c.endswith("time") and c != "wall_time"]
     pd.testing.assert_frame_equal(by_key(swept, drop=drop), by_key(single, drop=drop))
+
+
+def test_joblib_workers_start_and_import_during_validation():
+    """The joblib launcher's loky workers are started (and have imported the package) by the
+    time the sweep launches, and the launcher's own Parallel call reuses them."""
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
+    from joblib import Parallel, delayed
+    from omegaconf import OmegaConf
+
+    from theory_check.sweep import _start_workers
+
+    class Launcher:  # the attribute Hydra's JoblibLauncher keeps its Parallel arguments in
+        joblib = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(JobLibLauncherConf)).items()
+                  if k != "_target_"} | {"n_jobs": 2, "timeout": 300}
+
+    assert _start_workers(object()) is None  # other launchers: nothing to start
+    starting = _start_workers(Launcher())
+    assert starting is not None
+    starting.join()
+    settings = dict(Launcher.joblib, backend="loky")
+    process_joblib_cfg(settings)
+    # eval, not a function of this module: unpickling one would import theory_check.run.
+    imported = "'theory_check.run' in __import__('sys').modules"
+    assert all(Parallel(**settings)(delayed(eval)(imported) for _ in range(4)))

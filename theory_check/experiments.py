@@ -18,13 +18,23 @@ from .paths import REPO_ROOT, conf_dir
 from .validation import check_choice
 
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
-CLAIMS = {"sharp", "upper_bound", "tight"}
+#: "outside": a sweep outside the theorem's assumptions, described and never judged;
+#: "reference": the figure's rate is itself a sharp prediction, checked point by point.
+CLAIMS = {"sharp", "upper_bound", "tight", "outside", "reference"}
 
 
 @dataclass(frozen=True)
 class Sweep:
     name: str
     claim: str
+    #: The ``conf/experiment`` config whose multirun writes this sweep's rows (default: ``name``).
+    #: Sweeps that differ in one config group (e.g. the noise law, with ``experiment_name:
+    #: <base>_${noise.name}``) share one multirun: one Hydra start instead of one per sweep.
+    config: str | None = None
+
+    @property
+    def run(self) -> str:
+        return self.config or self.name
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class Figure:
     log_exponents: tuple[float, ...] = ()
     runner: str | None = None
     paper: dict = field(default_factory=dict)
+    #: The theorem's constant C, stated before the run: ``{value: C, source: how it was chosen}``.
+    constant: dict = field(default_factory=dict)
 
     @property
     def rate_text(self) -> str:
@@ -79,7 +91,7 @@ def load_figure(path: Path) -> Figure:
             raise ValueError(f"{path}: every sweep needs a name, got {item}")
         claim = check_choice(f"{path.name}: claim of sweep {item['name']}",
                              item.get("claim", default_claim), CLAIMS)
-        sweeps.append(Sweep(item["name"], claim))
+        sweeps.append(Sweep(item["name"], claim, item.get("config")))
     if not sweeps and not raw.get("runner"):
         raise ValueError(f"{path}: a figure needs 'sweeps' or a 'runner'")
     if sweeps and not (raw.get("rate") and raw.get("estimator")):
@@ -91,7 +103,20 @@ def load_figure(path: Path) -> Figure:
     raw["baselines"] = tuple(raw.get("baselines", ()) or ())
     raw["log_exponents"] = tuple(raw.get("log_exponents", ()) or ())
     raw["paper"] = raw.get("paper") or {}
+    raw["constant"] = _check_constant(path, raw.get("constant") or {})
     return Figure(sweeps=tuple(sweeps), **raw)
+
+
+def _check_constant(path: Path, constant: dict) -> dict:
+    """A pre-registered constant needs a positive value and the source it was chosen from."""
+    if not constant:
+        return {}
+    value = constant.get("value") if isinstance(constant, dict) else None
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0
+            or not str(constant.get("source", "")).strip() or set(constant) - {"value", "source"}):
+        raise ValueError(f"{path}: constant must be {{value: <number > 0>, source: <text>}}, "
+                         f"got {constant}")
+    return {"value": float(value), "source": str(constant["source"])}
 
 
 def _override_key_problem(key: str, sweep: str, conf_dir: Path) -> str | None:
@@ -129,7 +154,7 @@ def figure_problems(fig: Figure, conf_dir: Path) -> list[str]:
     where = f"experiments/{fig.figure}.yaml"
     problems = []
     available = sorted(p.stem for p in (Path(conf_dir) / "experiment").glob("*.yaml"))
-    names = [s.name for s in fig.sweeps]
+    names = list(dict.fromkeys(s.run for s in fig.sweeps))  # the configs the multiruns run
     for name in names:
         if name not in available:
             close = difflib.get_close_matches(name, available, n=1)

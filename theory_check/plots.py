@@ -27,7 +27,8 @@ import seaborn as sns  # noqa: E402
 
 from .experiments import Figure  # noqa: E402
 
-SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.alpha": "α"}
+SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.alpha": "α",
+           "model.signal": "signal (entry scale of Z*)"}
 #: How far (in decades) beyond the estimator's own range a baseline may reach and stay on scale.
 OFF_SCALE_DECADES = 1.0
 #: Room left between the outermost drawn value and the axis edge (a factor on a log axis).

@@ -38,6 +38,10 @@ class Problem:
     metrics : dict of str to callable
         Error measures beyond ``mse`` and ``rel_error`` that apply to this instance, by column
         name: ``metric(Z_hat, Z_star) -> float`` (e.g. ``mse_relu`` for ReLU observations).
+    spectrum : ndarray, optional
+        Nonzero singular values of ``Z_star`` when the generator knows them (Model S), for
+        references that need the whole spectrum (:func:`theory_check.rates.thm31_asymptotic`);
+        not a column.
     """
 
     X_tilde: np.ndarray
@@ -49,6 +53,7 @@ class Problem:
     meta: dict = field(default_factory=dict)
     rates: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] = field(default_factory=dict)
+    spectrum: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:

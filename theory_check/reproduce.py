@@ -89,13 +89,14 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
             (sections / f"{fig.figure}.md").write_text(run_runner(fig, scale, root, jobs))
             print(f"    done in {time.perf_counter() - t:.0f} s", flush=True)
             continue
-        for j, sweep in enumerate(fig.sweeps, 1):
+        configs = list(dict.fromkeys(sweep.run for sweep in fig.sweeps))  # shared multiruns once
+        for j, config in enumerate(configs, 1):
             if skip_runs:
                 continue
             t = time.perf_counter()
-            print(f"    sweep {j}/{len(fig.sweeps)} {sweep.name}", flush=True)
-            run_sweep(sweep.name, fig.overrides(sweep.name, scale), raw, logs, jobs)
-            print(f"    sweep {j}/{len(fig.sweeps)} {sweep.name} done in "
+            print(f"    sweep {j}/{len(configs)} {config}", flush=True)
+            run_sweep(config, fig.overrides(config, scale), raw, logs, jobs)
+            print(f"    sweep {j}/{len(configs)} {config} done in "
                   f"{time.perf_counter() - t:.0f} s", flush=True)
 
     # Fits, figures and the report cover every figure with stored results, not only `only`.
@@ -107,7 +108,7 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
     problems = rate_column_problems(sweep_figs, results)
     if problems:  # the runs are stored: fix the definition and rerun with --skip-runs
         raise ValueError("figures name columns their rows do not have:\n  " + "\n  ".join(problems))
-    verdicts, points = analyze(results, sweep_figs)
+    verdicts, points = analyze(results, sweep_figs, scale=scale)
     tables = root / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     if len(results):

@@ -28,8 +28,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
+from . import noise as noise_laws
+from . import rates
+
 # config_problems and known_keys are part of this module's interface (the sweeper calls them here).
-from .config import InvalidConfig, config_problems, generate_problem, known_keys, validate  # noqa: F401
+from .config import InvalidConfig, config_problems, generate_problem, known_keys, plugin, validate  # noqa: F401
 from .metrics import mse
 from .paths import REPO_ROOT, conf_dir
 from .provenance import provenance
@@ -77,6 +80,19 @@ def config_columns(cfg: DictConfig) -> dict:
 def problem_columns(problem) -> dict:
     """The columns a generator declares on its problem: ``meta.<key>``, then its rates."""
     return {**{f"meta.{k}": v for k, v in problem.meta.items()}, **problem.rates}
+
+
+def reference_columns(problem, cfg) -> dict:
+    """Columns that qualify a run (issue 11), kept apart from the rates: ``assumption``, whether
+    the noise law satisfies the noise assumption of ``cfg.theorem`` ("within" or "outside: ..."),
+    and, when the generator knows Z*'s spectrum and X = X̃ (so QᵀY is signal plus i.i.d. noise),
+    ``reference_asymptotic``, Theorem 3.1's spiked-model risk (:func:`rates.thm31_asymptotic`)."""
+    cols = {"assumption": noise_laws.assumption(cfg.get("theorem"), plugin("noise", cfg.noise))}
+    if problem.spectrum is not None and cfg.delta == 0:
+        n, _, N = problem.shape
+        cols["reference_asymptotic"] = rates.thm31_asymptotic(
+            problem.spectrum, n, N, cfg.r, cfg.sigma, problem.meta.get("k"))
+    return cols
 
 
 def error_columns(problem, W_hat: np.ndarray) -> dict:
@@ -145,6 +161,7 @@ def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
     try:
         problem = generate_problem(cfg, make_rng(cfg))
         shared.update(problem_columns(problem))
+        shared.update(reference_columns(problem, cfg))
     except Exception as exc:  # the config passed validate(): a runtime failure, stored as data
         failed = {"wall_time": np.nan, "mse": np.nan, "rel_error": np.nan, "status": "error",
                   "message": f"generating the problem failed: {type(exc).__name__}: {exc}"}

@@ -2,7 +2,7 @@
 show progress.
 
 :class:`Sweeper` is Hydra's basic sweeper (``key=a,b`` grids and ``hydra.sweeper.params``)
-with four additions, all before or around the launcher, so they hold for every launcher
+with five additions, all before or around the launcher, so they hold for every launcher
 (basic, joblib, submitit):
 
 * every configuration is composed (by :class:`Composer`: one Hydra composition per distinct set
@@ -18,6 +18,8 @@ with four additions, all before or around the launcher, so they hold for every l
   milliseconds. Each run still writes its own rows atomically, so resume stays per run. One
   batch for the basic launcher; two per worker for joblib and submitit, balanced by size;
   at most ``hydra.sweeper.batch_size`` runs each;
+* with the joblib launcher, its worker processes are started (and import the package) while
+  the configurations are checked, so their start-up overlaps the validation;
 * a progress bar counts finished runs by watching their result files, which every launcher
   writes to the same place, so it needs nothing from the worker processes or nodes.
 
@@ -191,6 +193,45 @@ def _workers(launcher: DictConfig) -> int:
     return 1
 
 
+def _ready_worker() -> int:
+    """Import what a batch needs, in a launcher worker process; return its pid."""
+    import theory_check.run  # noqa: F401  (numpy, scipy, hydra: about 1 s per fresh process)
+
+    return os.getpid()
+
+
+def _start_workers(launcher) -> threading.Thread | None:
+    """Start the joblib launcher's worker processes, and their imports, in the background.
+
+    The sweep is validated in the main process meanwhile, so the workers' start-up (about 1 s
+    per process, as long as a whole small sweep's math) overlaps it instead of delaying the
+    first batch. The same ``Parallel`` arguments as the launcher's make loky reuse these workers
+    (its executor is process-wide); for other launchers this does nothing.
+    """
+    settings = getattr(launcher, "joblib", None)
+    if settings is None:
+        return None
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from joblib import Parallel, delayed
+
+    settings = {**settings, "backend": "loky"}  # exactly what the launcher will pass to Parallel
+    process_joblib_cfg(settings)
+    workers = int(settings.get("n_jobs") or 1)
+    workers = os.cpu_count() or 1 if workers < 0 else workers
+    if workers < 2:
+        return None
+
+    def start():
+        try:
+            Parallel(**settings)(delayed(_ready_worker)() for _ in range(workers))
+        except Exception as exc:  # only a speed-up: the launcher starts its own workers anyway
+            log.debug(f"starting the joblib workers early failed: {exc}")
+
+    thread = threading.Thread(target=start, name="start-joblib-workers", daemon=True)
+    thread.start()
+    return thread
+
+
 def make_batches(costs: list[float], workers: int, batch_size: int | None) -> list[list[int]]:
     """Split runs (their costs) into batches: one for a single worker, else two per worker so a
     worker that drew cheap runs can take another batch; never more than ``batch_size`` runs per
@@ -281,7 +322,12 @@ class Sweeper(BasicSweeper):
                      if o.is_sweep_override() and not list(o.sweep_string_iterator())]
             raise InvalidSweep("the sweep has no runs" + (f": {', '.join(empty)} has no values" if empty else "")
                                + "; nothing was run.")
-        todo = self.plan(jobs)
+        starting = _start_workers(self.launcher)
+        try:
+            todo = self.plan(jobs)
+        finally:
+            if starting is not None:
+                starting.join()  # one Parallel call at a time on loky's shared executor
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)

@@ -121,23 +121,68 @@ def power_law(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
                    noise=noise, gamma=gamma)
 
 
-def _powers_of_two_dividing(n, N):
-    q, out = 1, []
-    while n % q == 0 and N % q == 0:
-        out.append(q)
-        q *= 2
-    return out
+def _is_prime(p: int) -> bool:
+    return p >= 2 and all(p % f for f in range(2, int(p**0.5) + 1))
+
+
+def _paley_order(q: int):
+    """The odd factor's construction of order q = 2^a·(p + 1), p a prime ≡ 3 (mod 4), as
+    ``(2^a, p)``; ``(q, None)`` for a power of two; None when neither applies."""
+    a = 1
+    while q % (2 * a) == 0:
+        a *= 2
+    if q == a:
+        return a, None
+    for two in (a // 2 ** j for j in range(a.bit_length())):
+        p = q // two - 1
+        if q % two == 0 and p % 4 == 3 and _is_prime(p):
+            return two, p
+    return None
+
+
+def hadamard_matrix(q: int) -> np.ndarray:
+    """A q×q ±1 matrix S with ``S Sᵀ = q I``, for q a power of two (Sylvester,
+    ``scipy.linalg.hadamard``) or ``2^a·(p + 1)`` with p a prime ≡ 3 (mod 4) (Paley's first
+    construction, then Kronecker with Sylvester): orders 1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 44, 48, ...
+
+    Raises ``ValueError`` for other orders."""
+    q = check_int("q", q, low=1)
+    order = _paley_order(q)
+    if order is None:
+        raise ValueError(f"no Hadamard construction here for order q = {q}: q must be a power "
+                         "of two or 2^a·(p + 1) with p a prime ≡ 3 (mod 4)")
+    two, p = order
+    if p is None:
+        return scipy.linalg.hadamard(q).astype(float)
+    # Jacobsthal matrix Q_ij = χ(j − i), χ the quadratic character mod p; with p ≡ 3 (mod 4),
+    # [[1, 1ᵀ], [−1, Q + I]] has orthogonal rows (Paley 1933).
+    squares = np.zeros(p, dtype=bool)
+    squares[(np.arange(1, p) ** 2) % p] = True
+    chi = np.where(squares, 1.0, -1.0)
+    chi[0] = 0.0
+    idx = np.arange(p)
+    core = chi[(idx[None, :] - idx[:, None]) % p] + np.eye(p)
+    paley = np.block([[np.ones((1, 1)), np.ones((1, p))], [-np.ones((p, 1)), core]])
+    return np.kron(scipy.linalg.hadamard(two).astype(float), paley)
+
+
+def _block_orders(n, N, r):
+    """Orders q with a Hadamard matrix (:func:`hadamard_matrix`) dividing n and N, r <= q <= min(n, N)."""
+    return [q for q in range(max(r, 1), min(n, N) + 1)
+            if n % q == 0 and N % q == 0 and _paley_order(q) is not None]
 
 
 def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
              q=None) -> Problem:
-    """The hard family: ``Z* = c·(S ⊗ 1_{(n/q)×(N/q)})``, S a q×q ±1 Hadamard matrix with rows
-    and columns randomly permuted, ``c = alpha·√(r/q)`` so ``‖Z*‖_* = α√(rnN)`` and
-    ``‖Z*‖_∞ = c <= α``.
+    """The hard family: ``Z* = c·(S ⊗ 1_{(n/q)×(N/q)})``, S a q×q ±1 Hadamard matrix
+    (:func:`hadamard_matrix`) with rows and columns randomly permuted, ``c = alpha·√(r/q)`` so
+    ``‖Z*‖_* = α√(rnN)`` and ``‖Z*‖_∞ = c <= α``.
 
-    Z* has q equal singular values ``c√(nN/q)``; by default q is the power of two dividing n
-    and N, in ``[r, min(n, N)]``, closest (in log scale) to the q at which they equal the noise
-    level ``sigma·(√n + √N)``: ``q* = α√(rnN)/(sigma(√n + √N))``. Requires ``d >= n`` (the
+    Z* has q equal singular values ``c√(nN/q)``; they equal the noise level ``sigma·(√n + √N)``
+    at ``q* = α√(rnN)/(sigma(√n + √N))``. By default q = q* when q* is an order with a Hadamard
+    matrix dividing n and N, with ``r <= q <= min(n, N)`` (e.g. n = N = 2q², r = 2, α = σ = 1);
+    otherwise the nearest such order in log scale, and the block singular values sit at
+    ``q*/q`` times the noise level (recorded: ``meta.block_level``). Requires ``d >= n`` (the
     pattern cannot lie in a random col(X̃) of dimension d < n).
 
     Parameters
@@ -145,36 +190,39 @@ def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
     n, d, N, r, sigma, delta, design, noise, alpha
         As in :func:`low_rank`; r is the rank parameter of K.
     q : int, optional
-        Size of the Hadamard matrix, a power of two dividing n and N with ``r <= q``.
+        Size of the Hadamard matrix: an order of :func:`hadamard_matrix` dividing n and N with
+        ``r <= q``.
 
     Returns
     -------
     Problem
-        ``meta.q`` and ``meta.q_target`` (q*) are recorded too.
+        ``meta.q``, ``meta.q_target`` (q*) and ``meta.block_level`` (= q*/q, 1 when exact) are
+        recorded too.
     """
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
     if d < n:
         raise ValueError(f"d must be >= n for the Hadamard family (its pattern must lie in "
                          f"col(X̃)), got d = {d} < n = {n}")
-    allowed = [p for p in _powers_of_two_dividing(n, N) if r <= p <= min(n, N)]
+    allowed = _block_orders(n, N, r)
     noise_level = sigma * (np.sqrt(n) + np.sqrt(N))
     # A vanishing noise level puts q* beyond every allowed q: the largest is chosen.
     with np.errstate(over="ignore", divide="ignore"):
         q_target = alpha * np.sqrt(r * n * N) / noise_level if noise_level > 0 else np.inf
     if q is None:
         if not allowed:
-            raise ValueError(f"r must be <= the largest power of two dividing n = {n} and "
+            raise ValueError(f"r must be <= the largest Hadamard order dividing n = {n} and "
                              f"N = {N} (c = α√(r/q) <= α needs q >= r), got r = {r}")
         q = (min(allowed, key=lambda p: abs(np.log(p) - np.log(q_target)))
              if np.isfinite(q_target) else allowed[-1])
     else:
         q = check_int("model.q", q, low=1)
         if q not in allowed:
-            raise ValueError(f"model.q must be a power of two dividing n and N with "
-                             f"r <= q <= min(n, N), i.e. one of {allowed}, got {q}")
+            raise ValueError(f"model.q must be a Hadamard order (a power of two or 2^a·(p + 1), "
+                             f"p prime ≡ 3 mod 4) dividing n and N with r <= q <= min(n, N), "
+                             f"i.e. one of {allowed}, got {q}")
     X_tilde = design(rng, n, d)
-    S = scipy.linalg.hadamard(q)[rng.permutation(q)][:, rng.permutation(q)]
+    S = hadamard_matrix(q)[rng.permutation(q)][:, rng.permutation(q)]
     Z = alpha * np.sqrt(r / q) * np.kron(S, np.ones((n // q, N // q)))
     return _finish(rng, X_tilde, lstsq(X_tilde, Z), alpha=alpha, r=r, sigma=sigma, delta=delta,
-                   noise=noise, q=q, q_target=float(q_target))
+                   noise=noise, q=q, q_target=float(q_target), block_level=float(q_target / q))

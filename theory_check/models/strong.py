@@ -57,6 +57,13 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
         Relative size of the downstream perturbation ``X = X̃ + Δ`` (0: ``X = X̃``).
     signal : float
         Entry scale of ``Z*``; the signal-to-noise ratio is ``signal / sigma``.
+
+    Returns
+    -------
+    Problem
+        With ``spectrum`` (the r singular values of Z*) and ``meta.snr_min``, the smallest
+        of them over the detection threshold ``(kN)^{1/4}σ`` (:func:`theory_check.rates.bbp_threshold`):
+        below 1 a component is not detectable and the DoF count no longer predicts the MSE.
     """
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     signal = check_real("model.signal", signal, low=0.0, low_open=True)
@@ -69,6 +76,12 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
     Z_star = X_tilde @ W_star
     G, bound = noise(rng, (n, N), sigma)
     X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta)
-    meta.update(noise_bound=bound, signal=signal)
+    # Z* = (X̃A)(B)·c has rank r: its singular values from two thin QRs, without an n×N SVD.
+    _, R_left = np.linalg.qr(X_tilde @ A)
+    _, R_right = np.linalg.qr(B.T)
+    spectrum = signal / np.sqrt(r * d) * np.linalg.svd(R_left @ R_right.T, compute_uv=False)
+    with np.errstate(divide="ignore"):
+        snr_min = spectrum[-1] / rates.bbp_threshold(meta["k"], N, sigma) if sigma > 0 else np.inf
+    meta.update(noise_bound=bound, signal=signal, snr_min=float(snr_min))
     return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta,
-                   rates=rates.thm31_columns(n, N, r, sigma, meta["k"]))
+                   spectrum=spectrum, rates=rates.thm31_columns(n, N, r, sigma, meta["k"]))
