@@ -163,6 +163,22 @@ def provenance_md(results: pd.DataFrame, quarantined=()) -> str:
     return text
 
 
+#: Report headings of the runner figures, by the figure name's first word; figures are
+#: grouped under them in file order, the networks last as before.
+RUNNER_HEADINGS = {"misspecification": "## Misspecified α and r̂, and data-driven choices",
+                   "networks": "## Whole networks — beyond one layer"}
+
+
+def runner_groups(runners: list[Figure]) -> list[tuple[str, list[Figure]]]:
+    """``(heading, figures)`` per group of runner figures, networks last."""
+    groups: dict[str, list[Figure]] = {}
+    for fig in runners:
+        key = fig.figure.split("_")[0]
+        groups.setdefault(RUNNER_HEADINGS.get(key, f"## {fig.title}"), []).append(fig)
+    networks = RUNNER_HEADINGS["networks"]
+    return sorted(groups.items(), key=lambda item: item[0] == networks)
+
+
 def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.DataFrame,
                  results: pd.DataFrame, runner_sections: dict[str, str],
                  bench_tables: dict[str, str], quarantined=()) -> Path:
@@ -186,11 +202,10 @@ def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.
                 continue
             out += [verdict_table_md(rows), ""]
             out += [verdict_paragraph(v, fig) + "\n" for v in rows.itertuples()]
-    runners = [f for f in figures if f.runner]
-    if runners:
-        out += ["## Whole networks — beyond one layer", ""]
-    for fig in runners:
-        out += [runner_sections.get(fig.figure, f"### {fig.title}\n\nNot run yet."), ""]
+    for heading, group in runner_groups([f for f in figures if f.runner]):
+        out += [heading, ""]
+        for fig in group:
+            out += [runner_sections.get(fig.figure, f"### {fig.title}\n\nNot run yet."), ""]
     if bench_tables:
         out += ["## Benchmarks (`make bench`)", ""]
         for name, table in bench_tables.items():

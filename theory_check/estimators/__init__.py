@@ -10,6 +10,6 @@ from .convex import ConvexLinear, convex_linear
 
 __all__ = ["Estimate", "Estimator", "DataSVD", "WeightSVD", "data_svd", "weight_svd"]
 __all__ += ["ConvexLinear", "convex_linear"]
-from .relu import ReluMLE, ReluNonconvex, relu_mle, relu_nonconvex
+from .relu import ReluEM, ReluMLE, ReluNonconvex, relu_em, relu_mle, relu_nonconvex
 
-__all__ += ["ReluMLE", "ReluNonconvex", "relu_mle", "relu_nonconvex"]
+__all__ += ["ReluEM", "ReluMLE", "ReluNonconvex", "relu_em", "relu_mle", "relu_nonconvex"]

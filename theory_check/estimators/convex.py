@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
 from ..linalg import ColumnSpace, blas_threads_by_size
 from ..problem import Problem
 from ..solvers.projection import project_K, project_K_cvxpy
-from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
-                          check_real)
+from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_real)
+from . import cv
+from .cv import CV_KEYS, check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
 from .base import Estimate, Estimator
 
 #: solver name → projection onto K ∩ col(X̃)⊗R^N with the signature of ``project_K``.
@@ -16,7 +16,8 @@ SOLVERS = {"dykstra": project_K, "cvxpy": project_K_cvxpy}
 
 @blas_threads_by_size("iterative")
 def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_iter=5000,
-                  warm_start=None, return_info=False):
+                  warm_start=None, return_info=False, cv_grid=None, cv_rank_grid=None,
+                  cv_folds=cv.DEFAULT_FOLDS, cv_seed=0, cv_tol=None):
     """Theorem 4.4's estimator ``Ŵ = X̃⁺M̂``, ``M̂ = argmin ‖M − Y‖_F²`` over
     ``M ∈ K(α, rank) ∩ col(X̃)⊗R^N``, ``K(α, r) = {‖M‖_* <= α√(r n N), ‖M‖_∞ <= α}``.
 
@@ -31,10 +32,13 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
         Inputs of the layer in the compressed network.
     Y : array of shape (n, N)
         Observed pre-activations ``XW``.
-    alpha : float, ``> 0``
-        Entry bound of K (a bound on ‖Z*‖_∞).
-    rank : int, ``1 <= rank <= min(d, N)``
-        Rank parameter r of K.
+    alpha : float ``> 0`` or ``"cv"``
+        Entry bound of K (a bound on ‖Z*‖_∞); ``"cv"``: chosen from ``cv_grid`` by K-fold
+        cross-validation over the rows (:mod:`theory_check.estimators.cv`, held-out squared
+        error of ``X̃_test Ŵ`` against ``Y_test``).
+    rank : int ``1 <= rank <= min(d, N)`` or ``"cv"``
+        Rank parameter r of K; ``"cv"``: chosen from ``cv_rank_grid`` the same way (jointly
+        with α when both are ``"cv"``).
     solver : {"dykstra", "cvxpy"}
         ``"dykstra"``: :func:`~theory_check.solvers.projection.project_K` (accelerated
         Dykstra with a duality-gap certificate); ``"cvxpy"``: the SCS reference
@@ -47,51 +51,103 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
         ``info["warm_start"]`` of a previous call on data of the same shape.
     return_info : bool
         Also return the solver's info dict.
+    cv_grid : sequence of float > 0, optional
+        α candidates for ``alpha="cv"``; default ``max|Y| · 2^(0…−7)``.
+    cv_rank_grid : sequence of int, optional
+        Rank candidates for ``rank="cv"``; default 1, 2, 4, … up to min(d, N).
+    cv_folds : int, ``2 <= cv_folds <= n``
+        Number of parts of the rows.
+    cv_seed : int ``>= 0`` or numpy.random.Generator
+        Draws the split of the rows.
+    cv_tol : float in (0, 1], optional
+        Solver tolerance of the fits inside the cross-validation (default ``tol``): the
+        held-out scores need far less accuracy than the final fit, and the small α of the
+        grid take the most iterations.
 
     Returns
     -------
     W_hat : ndarray of shape (d, N)
     info : dict, only if ``return_info``
-        ``solver``, ``iterations``, ``certificate``, ``converged`` and the solver's details.
+        ``solver``, ``iterations``, ``certificate``, ``converged`` and the solver's details
+        (of the final fit); with cross-validation also ``alpha``, ``rank`` (the chosen ones),
+        ``cv_curve`` (mean held-out score per candidate, JSON), the grid (JSON),
+        ``cv_folds``, ``cv_identifiable`` and ``cv_not_converged`` (fits within the
+        cross-validation that did not certify convergence).
     """
     X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
-    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-    rank = check_rank(rank, max_rank=min(d, Y.shape[1]))
+    max_rank = min(d, Y.shape[1])
+    alpha = cv.check_alpha_or_cv(alpha)
+    rank = cv.check_rank_or_cv(rank, max_rank)
     check_choice("solver", solver, SOLVERS)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
+    cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
+                                                   low_open=True)
+    if cv.is_cv(alpha) or cv.is_cv(rank):
+        alphas = cv.alpha_grid(Y, cv_grid) if cv.is_cv(alpha) else [alpha]
+        ranks = cv.rank_grid(cv_rank_grid, max_rank, cv.powers_of_two(max_rank)) \
+            if cv.is_cv(rank) else [rank]
+        cv.check_folds(cv_folds, n)
+        seed = cv.check_seed(cv_seed)
+        candidates = [(float(a), int(k)) for a in alphas for k in ranks]
+        failed, last = [], {}
+
+        def fit(X_train, Y_train, candidate):
+            # Warm start from the previous candidate of the same part (same shape): along the
+            # grid the solutions move little, and the small α need the most iterations.
+            start = last.get("warm_start") if last.get("X") is X_train else None
+            W, info = _solve(X_train, Y_train, *candidate, solver, cv_tol, max_iter, start)
+            last.update(X=X_train, warm_start=info.get("warm_start"))
+            failed.append(not info["converged"])
+            return W
+
+        result = cv.cross_validate(fit, X_tilde, Y, candidates, folds=cv_folds, seed=seed)
+        alpha, rank = result["best"]
+        W_hat, info = _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start)
+        info = {**info, "alpha": alpha, "rank": rank, "cv_not_converged": int(sum(failed)),
+                **cv.summary(result, "grid", candidates)}
+        return (W_hat, info) if return_info else W_hat
+    W_hat, info = _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start)
+    return (W_hat, info) if return_info else W_hat
+
+
+def _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start):
     col = ColumnSpace(X_tilde)
     M_hat, info = SOLVERS[solver](Y, alpha=alpha, r=rank, basis=col.basis, tol=tol,
                                   max_iter=max_iter, warm_start=warm_start)
-    W_hat = col.weight(M_hat)
-    return (W_hat, info) if return_info else W_hat
+    return col.weight(M_hat), info
 
 
 class ConvexLinear(Estimator):
     """Plug-in for :func:`convex_linear` on the observed pre-activations ``Y = XW``.
 
     ``alpha`` defaults to the generator's ``problem.meta["alpha"]`` (the α of K it drew Z*
-    in); give it in the config to use a misspecified α.
+    in) times ``alpha_scale``; give ``alpha`` (a number) or ``alpha_scale`` in the config to
+    use a misspecified α, or ``alpha: cv`` for the cross-validated one. ``rank`` defaults to
+    the run's r; a number is a misspecified r̂, ``cv`` the cross-validated one.
     """
 
-    def __init__(self, alpha: float | None = None, solver: str = "dykstra", tol: float = 1e-8,
-                 max_iter: int = 5000):
+    def __init__(self, alpha: float | str | None = None, solver: str = "dykstra",
+                 tol: float = 1e-8, max_iter: int = 5000, alpha_scale: float = 1.0,
+                 rank: int | str | None = None, cv_grid=None, cv_rank_grid=None,
+                 cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
+                 cv_tol: float | None = None, rank_scale: float = 1.0):
         prefix = "estimator.convex_linear."
-        self.alpha = None if alpha is None else check_real(prefix + "alpha", alpha, low=0.0,
-                                                           low_open=True)
+        self.alpha, self.alpha_scale, self.rank, self.rank_scale = check_alpha_rank(
+            prefix, alpha, alpha_scale, rank, rank_scale)
         self.solver = check_choice(prefix + "solver", solver, SOLVERS)
         self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
         self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
+        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed, cv_tol)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
-        alpha = self.alpha if self.alpha is not None else problem.meta.get("alpha")
-        if alpha is None:
-            raise ValueError("estimator.convex_linear.alpha must be set: the model records no "
-                             "meta.alpha (use a Model-A generator or give alpha in the config)")
-        W_hat, info = convex_linear(problem.X_tilde, problem.Y, alpha=alpha, rank=r,
+        alpha = resolve_alpha(problem, self.alpha, self.alpha_scale, "estimator.convex_linear")
+        rank = resolve_rank(r, self.rank, self.rank_scale)
+        W_hat, info = convex_linear(problem.X_tilde, problem.Y, alpha=alpha, rank=rank,
                                     solver=self.solver, tol=self.tol, max_iter=self.max_iter,
-                                    return_info=True)
-        keep = ("solver", "iterations", "certificate", "converged", "exit", "gap", "time")
+                                    return_info=True, **self.cv)
+        keep = ("solver", "iterations", "certificate", "converged", "exit", "gap", "time",
+                "alpha", "rank", *CV_KEYS)
         return Estimate(W_hat, {k: info[k] for k in keep if k in info})

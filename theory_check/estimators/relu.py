@@ -3,7 +3,11 @@
 * :func:`relu_mle` — the convex Tobit maximum-likelihood estimator of Theorem 4.9 over
   K(α, r) ∩ col(X̃)⊗R^N, solved by :func:`theory_check.solvers.tobit.tobit_apg`;
 * :func:`relu_nonconvex` — the natural non-convex problem ``min ‖ReLU(X̃AB) − Y‖_F²`` over
-  A (d, r), B (r, N), by L-BFGS from the closed-form (data_svd) start.
+  A (d, r), B (r, N), by L-BFGS from the closed-form (data_svd) start, with the
+  pre-activations kept near the box ``|X̃AB| <= α`` (a penalty; see the function);
+* :func:`relu_em` — rank-r Tobit maximum likelihood by EM
+  (:func:`theory_check.solvers.tobit_em.tobit_em`): impute the censored entries, truncate the
+  SVD in the metric of the data.
 """
 
 from __future__ import annotations
@@ -16,17 +20,20 @@ import scipy.optimize
 from ..linalg import ColumnSpace, blas_threads_by_size, thin_svd
 from ..problem import Problem
 from ..solvers.tobit import tobit_apg
-from ..validation import (check_int, check_matrix, check_nonzero, check_rank, check_real,
-                          check_sigma)
+from ..solvers.tobit_em import tobit_em
+from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
+                          check_real, check_sigma)
+from . import cv
 from .base import Estimate, Estimator
+from .cv import check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
 from .svd import data_svd
 
 
-def _check_relu_data(X_tilde, Y, rank):
+def _check_relu_data(X_tilde, Y, rank, allow_cv=False):
     X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
-    rank = check_rank(rank, max_rank=min(d, Y.shape[1]))
+    rank = (cv.check_rank_or_cv if allow_cv else check_rank)(rank, max_rank=min(d, Y.shape[1]))
     if np.any(Y < 0):
         raise ValueError("Y has negative entries, but ReLU outputs are never negative: "
                          "Y must be the observed activations ReLU(Z* + G)")
@@ -37,8 +44,10 @@ def _check_relu_data(X_tilde, Y, rank):
 
 
 @blas_threads_by_size("iterative")
-def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 1e-6,
-             max_iter: int = 2000, return_info: bool = False):
+def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
+             max_iter: int = 2000, return_info: bool = False, cv_grid=None, cv_rank_grid=None,
+             cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0, cv_score: str = "likelihood",
+             cv_tol: float | None = None):
     """Tobit (censored-Gaussian) maximum likelihood over K(α, r) ∩ col(X̃)⊗R^N, mapped to Ŵ.
 
     ``M̂ = argmin Σ_{Y>0} (Y − M)²/(2σ²) − Σ_{Y=0} log Φ(−M/σ)`` subject to
@@ -51,10 +60,11 @@ def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 
         Inputs of the layer in the compressed network.
     Y : array of shape (n, N)
         Observed activations ``ReLU(Z* + G)``: non-negative, not all zero.
-    alpha : float, ``> 0``
-        Entry bound of K (the nuclear bound is ``α√(rank·nN)``).
-    rank : int, ``1 <= rank <= min(d, N)``
-        Rank parameter r of K.
+    alpha : float ``> 0`` or ``"cv"``
+        Entry bound of K (the nuclear bound is ``α√(rank·nN)``); ``"cv"``: chosen from
+        ``cv_grid`` by K-fold cross-validation over the rows (:mod:`theory_check.estimators.cv`).
+    rank : int ``1 <= rank <= min(d, N)`` or ``"cv"``
+        Rank parameter r of K; ``"cv"``: chosen from ``cv_rank_grid`` the same way.
     sigma : float, ``> 0``
         Standard deviation of the Gaussian noise G.
     tol : float in (0, 1)
@@ -63,30 +73,93 @@ def relu_mle(X_tilde, Y, *, alpha: float, rank: int, sigma: float, tol: float = 
         Maximum number of accelerated projected-gradient steps.
     return_info : bool
         Also return the solver's info dict.
+    cv_grid : sequence of float > 0, optional
+        α candidates for ``alpha="cv"``; default ``max Y · 2^(0…−7)``.
+    cv_rank_grid : sequence of int, optional
+        Rank candidates for ``rank="cv"``; default 1, 2, 4, … up to min(d, N).
+    cv_folds : int, ``2 <= cv_folds <= n``
+    cv_seed : int ``>= 0`` or numpy.random.Generator
+        Draws the split of the rows.
+    cv_score : {"likelihood", "post_activation"}
+        Held-out score: the Tobit negative log-likelihood of the held-out activations
+        (default: the estimator's own objective, and it still sees how far below zero the
+        censored predictions are), or the post-activation squared error
+        ``(ReLU(X̃_test Ŵ) − Y_test)²`` (blind there).
+    cv_tol : float in (0, 1), optional
+        Solver tolerance of the fits inside the cross-validation (default ``tol``).
 
     Returns
     -------
     W_hat : ndarray of shape (d, N)
     info : dict, only if ``return_info``
         ``solver``, ``iterations``, ``certificate``, ``converged``, ``objective`` ...
-        (see :func:`theory_check.solvers.tobit.tobit_apg`).
+        (see :func:`theory_check.solvers.tobit.tobit_apg`) of the final fit; with
+        cross-validation also ``alpha``, ``rank`` (the chosen ones), ``cv_curve``,
+        ``cv_grid``, ``cv_folds``, ``cv_identifiable``, ``cv_not_converged``.
     """
-    X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
-    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-    sigma = check_sigma(sigma, scale=max(alpha, float(Y.max())))
+    X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank, allow_cv=True)
+    alpha = cv.check_alpha_or_cv(alpha)
+    alphas = cv.alpha_grid(Y, cv_grid) if cv.is_cv(alpha) else [alpha]
+    sigma = check_sigma(sigma, scale=max(max(alphas), float(Y.max())))
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
-    col = ColumnSpace(X_tilde)
-    M_hat, info = tobit_apg(Y, sigma=sigma, alpha=alpha, r=rank, basis=col.basis, tol=tol,
-                            max_iter=max_iter)
-    W_hat = col.weight(M_hat)
+    cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
+                                                   low_open=True)
+    if not (cv.is_cv(alpha) or cv.is_cv(rank)):
+        W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter)
+        return (W_hat, info) if return_info else W_hat
+    max_rank = min(X_tilde.shape[1], Y.shape[1])
+    ranks = cv.rank_grid(cv_rank_grid, max_rank, cv.powers_of_two(max_rank)) \
+        if cv.is_cv(rank) else [rank]
+    cv.check_folds(cv_folds, X_tilde.shape[0])
+    seed = cv.check_seed(cv_seed)
+    score = check_choice("cv_score", cv_score, ("likelihood", "post_activation"))
+    candidates = [(float(a), int(k)) for a in alphas for k in ranks]
+    failed, last = [], {}
+
+    def fit(X_train, Y_train, candidate):
+        if not np.any(Y_train > 0):  # a part with no activation at all: nothing to fit
+            failed.append(True)
+            return np.zeros((X_train.shape[1], Y_train.shape[1]))
+        # Started from the previous candidate's fit on the same part (tobit_apg projects it
+        # onto the new K first): along the grid the solutions move little.
+        start = last.get("M") if last.get("X") is X_train else None
+        W, info = _relu_mle(X_train, Y_train, *candidate, sigma, cv_tol, max_iter, M0=start)
+        last.update(X=X_train, M=X_train @ W)
+        failed.append(not info["converged"])
+        return W
+
+    result = cv.cross_validate(fit, X_tilde, Y, candidates, folds=cv_folds, seed=seed,
+                               score=score, sigma=sigma)
+    alpha, rank = result["best"]
+    W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter)
+    info = {**info, "alpha": alpha, "rank": rank, "cv_not_converged": int(sum(failed)),
+            **cv.summary(result, "grid", candidates)}
     return (W_hat, info) if return_info else W_hat
 
 
+def _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter, M0=None):
+    col = ColumnSpace(X_tilde)
+    M_hat, info = tobit_apg(Y, sigma=sigma, alpha=alpha, r=rank, basis=col.basis, tol=tol,
+                            max_iter=max_iter, M0=M0)
+    return col.weight(M_hat), info
+
+
 @blas_threads_by_size("iterative")
-def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 500,
-                   return_info: bool = False):
-    """Non-convex ReLU least squares ``min_{A, B} ‖ReLU(X̃AB) − Y‖_F²`` (Appendix C's problem).
+def relu_nonconvex(X_tilde, Y, *, rank: int, alpha: float | None = None, tol: float = 1e-9,
+                   max_iter: int = 500, return_info: bool = False):
+    """Non-convex ReLU least squares ``min_{A, B} ‖ReLU(X̃AB) − Y‖_F²`` (Appendix C's problem),
+    kept near the box ``|X̃AB| <= α``.
+
+    The plain objective is flat in every pre-activation Z_ij < 0 where Y_ij = 0, so L-BFGS lets
+    those drift without bound (to −5700 in the issue-12 audit), and the pre-activation error
+    measures the drift, not the method. The minimized objective is therefore
+    ``½‖ReLU(Z) − Y‖_F² + ½‖(|Z| − α)_+‖_F²``, Z = X̃AB: the penalty is zero inside the box,
+    so it changes nothing where the problem is well posed and Z* lies in the box (Model R
+    draws ‖Z*‖_∞ <= α), and outside it has the data term's own curvature, which makes the flat
+    directions coercive. A penalty rather than a hard constraint: |X̃AB| <= α is not a
+    constraint L-BFGS-B can impose on the factors A, B. A ridge term on Z would shrink every
+    entry, the well-determined ones too.
 
     Parametrized in the coordinates of the thin SVD ``X̃ = U_k Σ_k V_kᵀ``: ``X̃A = U_k Ã`` with
     Ã (k, r) free, so the optimization is over (Ã, B) and runs in O(nNr) per evaluation.
@@ -101,6 +174,8 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
         Observed activations: non-negative, not all zero.
     rank : int, ``1 <= rank <= min(d, N)``
         Inner dimension r of the factorization.
+    alpha : float ``> 0``, optional
+        Bound of the box; default ``max Y`` (the data's own scale).
     tol : float in (0, 1)
         L-BFGS stops when the relative decrease of the objective in a step is below ``tol``.
     max_iter : int, ``>= 0``
@@ -114,9 +189,13 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
         ``W_hat = A B`` (the minimum-norm A for the fitted ``X̃A``).
     info : dict, only if ``return_info``
         ``solver``, ``iterations``, ``certificate`` (final gradient norm relative to the
-        start's), ``converged``, ``objective`` and ``objective_start`` (‖ReLU(X̃AB) − Y‖_F²).
+        start's), ``converged``, ``objective`` and ``objective_start`` (‖ReLU(X̃AB) − Y‖_F²,
+        without the penalty), ``penalty`` (‖(|Z| − α)_+‖_F² at the end), ``alpha`` and
+        ``z_inf`` (max |X̃AB|: how far outside the box the estimate went).
     """
     X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
+    alpha = float(Y.max()) if alpha is None else check_real("alpha", alpha, low=0.0,
+                                                            low_open=True)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=0)
     start = time.perf_counter()
@@ -129,16 +208,7 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
     root = np.sqrt(c[:rank])
     x0 = np.concatenate([(P[:, :rank] * root).ravel(), (root[:, None] * Qt[:rank]).ravel()])
 
-    def fun(x):
-        A_t = x[: k * rank].reshape(k, rank)
-        B = x[k * rank:].reshape(rank, N)
-        UA = U @ A_t
-        Z = UA @ B
-        R = np.maximum(Z, 0.0) - Y
-        value = 0.5 * float(np.vdot(R, R))
-        R[Z <= 0] = 0.0  # ReLU is flat there: no gradient flows back
-        grad = np.concatenate([(U.T @ (R @ B.T)).ravel(), (UA.T @ R).ravel()])
-        return value, grad
+    fun = _factored_objective(U, Y, alpha, rank)
 
     f0, g0 = fun(x0)
     if max_iter == 0:
@@ -155,16 +225,47 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, tol: float = 1e-9, max_iter: int = 
     A_t = x[: k * rank].reshape(k, rank)
     B = x[k * rank:].reshape(rank, N)
     W_hat = Vt.T @ ((A_t / s[:, None]) @ B)
+
+    def parts(x_):
+        Z = U @ x_[: k * rank].reshape(k, rank) @ x_[k * rank:].reshape(rank, N)
+        excess = np.maximum(np.abs(Z) - alpha, 0.0)
+        return (float(np.sum((np.maximum(Z, 0.0) - Y) ** 2)), float(np.vdot(excess, excess)),
+                float(np.abs(Z).max()))
+
+    objective, penalty, z_inf = parts(x)
     info = {
         "solver": "lbfgs",
         "iterations": iterations,
         "certificate": float(np.linalg.norm(g) / max(np.linalg.norm(g0), np.finfo(float).tiny)),
         "converged": bool(converged),
-        "objective": 2.0 * f,
-        "objective_start": 2.0 * f0,
+        "objective": objective,
+        "objective_start": parts(x0)[0],
+        "penalty": penalty,
+        "alpha": alpha,
+        "z_inf": z_inf,
         "time": time.perf_counter() - start,
     }
     return (W_hat, info) if return_info else W_hat
+
+
+def _factored_objective(U, Y, alpha, rank):
+    """``x = (Ã, B) ↦ (f, ∇f)`` for ``f = ½‖ReLU(Z) − Y‖² + ½‖(|Z| − α)_+‖²``, ``Z = UÃB``."""
+    k, N = U.shape[1], Y.shape[1]
+
+    def fun(x):
+        A_t = x[: k * rank].reshape(k, rank)
+        B = x[k * rank:].reshape(rank, N)
+        UA = U @ A_t
+        Z = UA @ B
+        R = np.maximum(Z, 0.0) - Y
+        excess = np.maximum(np.abs(Z) - alpha, 0.0)
+        value = 0.5 * float(np.vdot(R, R)) + 0.5 * float(np.vdot(excess, excess))
+        R[Z <= 0] = 0.0  # ReLU is flat there: no gradient flows back
+        R += np.sign(Z) * excess
+        grad = np.concatenate([(U.T @ (R @ B.T)).ravel(), (UA.T @ R).ravel()])
+        return value, grad
+
+    return fun
 
 
 def _from_meta(problem: Problem, key: str, configured):
@@ -177,34 +278,124 @@ def _from_meta(problem: Problem, key: str, configured):
 
 
 class ReluMLE(Estimator):
-    """Plug-in for :func:`relu_mle`; α and σ default to ``problem.meta`` (the generator's)."""
+    """Plug-in for :func:`relu_mle`; α and σ default to ``problem.meta`` (the generator's),
+    α times ``alpha_scale``; ``alpha: cv`` / ``rank: cv`` cross-validate, a number for
+    ``rank`` is a fixed r̂ (default: the run's r times ``rank_scale``); see ConvexLinear."""
 
-    def __init__(self, alpha: float | None = None, sigma: float | None = None,
-                 tol: float = 1e-6, max_iter: int = 2000):
-        for name, value in (("alpha", alpha), ("sigma", sigma)):
-            if value is not None:
-                check_real(f"estimator.relu_mle.{name}", value, low=0.0, low_open=True)
-        self.alpha, self.sigma = alpha, sigma
-        self.tol = check_real("estimator.relu_mle.tol", tol, low=0.0, high=1.0, low_open=True)
-        self.max_iter = check_int("estimator.relu_mle.max_iter", max_iter, low=1)
+    def __init__(self, alpha: float | str | None = None, sigma: float | None = None,
+                 tol: float = 1e-6, max_iter: int = 2000, alpha_scale: float = 1.0,
+                 rank: int | str | None = None, cv_grid=None, cv_rank_grid=None,
+                 cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
+                 cv_score: str = "likelihood", cv_tol: float | None = None,
+                 rank_scale: float = 1.0):
+        prefix = "estimator.relu_mle."
+        self.alpha, self.alpha_scale, self.rank, self.rank_scale = check_alpha_rank(
+            prefix, alpha, alpha_scale, rank, rank_scale)
+        if sigma is not None:
+            check_real(prefix + "sigma", sigma, low=0.0, low_open=True)
+        self.sigma = sigma
+        self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
+        self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
+        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed, cv_tol)
+        self.cv["cv_score"] = check_choice(prefix + "cv_score", cv_score,
+                                           ("likelihood", "post_activation"))
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
-        W_hat, info = relu_mle(problem.X_tilde, problem.Y, rank=r,
-                               alpha=_from_meta(problem, "alpha", self.alpha),
+        alpha = resolve_alpha(problem, self.alpha, self.alpha_scale, "estimator.relu_mle")
+        options = self.cv if cv.is_cv(alpha) or cv.is_cv(self.rank) else {}
+        W_hat, info = relu_mle(problem.X_tilde, problem.Y,
+                               rank=resolve_rank(r, self.rank, self.rank_scale), alpha=alpha,
                                sigma=_from_meta(problem, "sigma", self.sigma),
-                               tol=self.tol, max_iter=self.max_iter, return_info=True)
+                               tol=self.tol, max_iter=self.max_iter, return_info=True, **options)
         return Estimate(W_hat, info)
 
 
 class ReluNonconvex(Estimator):
-    """Plug-in for :func:`relu_nonconvex` on the observed activations."""
+    """Plug-in for :func:`relu_nonconvex` on the observed activations; the box bound α is the
+    configured one, else the generator's ``problem.meta["alpha"]`` (as relu_mle's), else
+    max Y."""
 
-    def __init__(self, tol: float = 1e-9, max_iter: int = 500):
+    def __init__(self, tol: float = 1e-9, max_iter: int = 500, alpha: float | None = None):
         self.tol = check_real("estimator.relu_nonconvex.tol", tol, low=0.0, high=1.0,
                               low_open=True)
         self.max_iter = check_int("estimator.relu_nonconvex.max_iter", max_iter, low=0)
+        self.alpha = None if alpha is None else check_real("estimator.relu_nonconvex.alpha",
+                                                           alpha, low=0.0, low_open=True)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
-        W_hat, info = relu_nonconvex(problem.X_tilde, problem.Y, rank=r, tol=self.tol,
-                                     max_iter=self.max_iter, return_info=True)
+        alpha = self.alpha if self.alpha is not None else problem.meta.get("alpha")
+        W_hat, info = relu_nonconvex(problem.X_tilde, problem.Y, rank=r, alpha=alpha,
+                                     tol=self.tol, max_iter=self.max_iter, return_info=True)
+        return Estimate(W_hat, info)
+
+
+@blas_threads_by_size("iterative")
+def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter: int = 2000,
+            ridge: float = 1e-3, return_info: bool = False):
+    """Rank-r Tobit maximum likelihood by EM, mapped to Ŵ: the baseline without α.
+
+    Maximizes the censored-Gaussian likelihood of :func:`relu_mle` over ``M = X̃W'`` with
+    rank W' <= ``rank`` (instead of Theorem 4.9's convex K(α, r)), by EM from the data_svd
+    start: impute ``E[M + G | M + G <= 0]`` on the censored entries, then truncated SVD in
+    the metric of the data (:func:`theory_check.solvers.tobit_em.tobit_em`). The likelihood
+    never decreases; the result is a certified fixed point (a stationary point; the rank set
+    is not convex) or recorded as not converged. Exactly low-rank truths favour it, the hard
+    family (whose Z* is not low rank) does not. A small ridge term keeps blocks of Y censored in
+    every entry from drifting to −∞ (``tobit_em``'s docstring).
+
+    Parameters
+    ----------
+    X_tilde : array of shape (n, d)
+    Y : array of shape (n, N)
+        Observed activations: non-negative, not all zero.
+    rank : int, ``1 <= rank <= min(d, N)``
+    sigma : float, ``> 0``
+        Standard deviation of the Gaussian noise.
+    tol : float in (0, 1)
+        Bound on the fixed-point residual ``‖M⁺ − M‖_F/(σ√(nN))``.
+    max_iter : int, ``>= 1``
+    ridge : float, ``>= 0``
+        ρ of the ridge term ``ρ‖M‖_F²/(2σ²)``; 0 for the plain likelihood.
+    return_info : bool
+
+    Returns
+    -------
+    W_hat : ndarray of shape (d, N)
+    info : dict, only if ``return_info``
+        ``solver``, ``iterations``, ``certificate``, ``converged``, ``objective``,
+        ``objective_start``, ``nll``, ``monotone``, ``exact_steps``, ``restarts``, ``time``
+        (see ``tobit_em``; without the history).
+    """
+    X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
+    sigma = check_sigma(sigma, scale=float(Y.max()))
+    tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    ridge = check_real("ridge", ridge, low=0.0)
+    col = ColumnSpace(X_tilde)
+    # A rank-deficient X̃ (k < rank) leaves only rank-k fits in col(X̃): EM works at that rank.
+    rank = min(rank, X_tilde.shape[0] if col.basis is None else col.basis.shape[1])
+    M, info = tobit_em(Y, sigma=sigma, rank=rank, basis=col.basis,
+                       M0=X_tilde @ data_svd(X_tilde, Y, rank), tol=tol, max_iter=max_iter,
+                       ridge=ridge)
+    info.pop("objective_history")
+    W_hat = col.weight(M)
+    return (W_hat, info) if return_info else W_hat
+
+
+class ReluEM(Estimator):
+    """Plug-in for :func:`relu_em`; σ defaults to the generator's ``problem.meta["sigma"]``."""
+
+    def __init__(self, sigma: float | None = None, tol: float = 1e-5, max_iter: int = 2000,
+                 ridge: float = 1e-3):
+        prefix = "estimator.relu_em."
+        self.sigma = None if sigma is None else check_real(prefix + "sigma", sigma, low=0.0,
+                                                           low_open=True)
+        self.ridge = check_real(prefix + "ridge", ridge, low=0.0)
+        self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
+        self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
+
+    def __call__(self, problem: Problem, r: int) -> Estimate:
+        W_hat, info = relu_em(problem.X_tilde, problem.Y, rank=r,
+                              sigma=_from_meta(problem, "sigma", self.sigma), tol=self.tol,
+                              max_iter=self.max_iter, ridge=self.ridge, return_info=True)
         return Estimate(W_hat, info)

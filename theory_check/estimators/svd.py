@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 
 from ..linalg import blas_threads_by_size, thin_svd, truncate
 from ..problem import Problem
-from ..validation import check_matrix, check_rank, check_real
+from ..validation import check_int, check_matrix, check_rank, check_real
+from . import cv
 from .base import CLOSED_FORM, Estimate, Estimator
 
 
@@ -29,7 +31,8 @@ def weight_svd(W, rank: int) -> np.ndarray:
 
 
 @blas_threads_by_size("closed_form")
-def data_svd(X_tilde, Y, rank: int, *, rcond: float | None = None) -> np.ndarray:
+def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool = False,
+             cv_rank_grid=None, cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0):
     """Rank-constrained least squares ``argmin_{rank W' <= r} ‖X̃W' − Y‖_F`` in closed form.
 
     With the thin SVD ``X̃ = U_k Σ_k V_kᵀ`` (k the numerical rank), the solution is
@@ -41,21 +44,65 @@ def data_svd(X_tilde, Y, rank: int, *, rcond: float | None = None) -> np.ndarray
     ----------
     X_tilde : array of shape (n, d)
     Y : array of shape (n, N)
-    rank : int, ``1 <= rank <= min(d, N)``
+    rank : int ``1 <= rank <= min(d, N)`` or ``"cv"``
+        ``"cv"``: chosen from ``cv_rank_grid`` by K-fold cross-validation over the rows
+        (:mod:`theory_check.estimators.cv`; held-out squared error of ``X̃_test Ŵ``).
     rcond : float, optional
         Singular values of ``X̃`` below ``rcond * s_max`` count as zero
         (default ``max(n, d) · eps``).
+    return_info : bool
+        Also return an info dict (``rank`` and, with ``rank="cv"``, the cross-validation's
+        ``cv_curve``, ``cv_ranks``, ``cv_folds``, ``cv_identifiable``).
+    cv_rank_grid : sequence of int, optional
+        Candidates for ``rank="cv"``; default every rank 1 … min(d, N).
+    cv_folds : int, ``2 <= cv_folds <= n``
+    cv_seed : int ``>= 0`` or numpy.random.Generator
+        Draws the split of the rows.
 
     Returns
     -------
     W_hat : ndarray of shape (d, N)
+    info : dict, only if ``return_info``
     """
     X_tilde = check_matrix("X_tilde", X_tilde)
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
-    rank = check_rank(rank, max_rank=min(d, Y.shape[1]))
+    max_rank = min(d, Y.shape[1])
+    rank = cv.check_rank_or_cv(rank, max_rank)
     if rcond is not None:
         rcond = check_real("rcond", rcond, low=0.0, high=1.0)
+    info = {**CLOSED_FORM, "rank": rank}
+    if cv.is_cv(rank):
+        ranks = cv.rank_grid(cv_rank_grid, max_rank, range(1, max_rank + 1))
+        cv.check_folds(cv_folds, n)
+        seed = cv.check_seed(cv_seed)
+        fit = _RankPath(rcond)
+        result = cv.cross_validate(fit, X_tilde, Y, ranks, folds=cv_folds, seed=seed)
+        rank = result["best"]
+        info.update(rank=rank, **cv.summary(result, "ranks", ranks))
+    W_hat = _data_svd(X_tilde, Y, rank, rcond)
+    return (W_hat, info) if return_info else W_hat
+
+
+class _RankPath:
+    """``fit(X_train, Y_train, rank)`` for the cross-validation of the rank: the two SVDs of a
+    training part are made once and truncated at every rank of the grid (the candidates of
+    one part are fitted in a row)."""
+
+    def __init__(self, rcond):
+        self.rcond, self._key, self._factors = rcond, None, None
+
+    def __call__(self, X_train, Y_train, rank):
+        if self._key is not X_train:
+            U, s, Vt = thin_svd(X_train, rcond=self.rcond)
+            P, c, Qt = scipy.linalg.svd(U.T @ Y_train, full_matrices=False,
+                                        lapack_driver="gesdd", check_finite=False)
+            self._key, self._factors = X_train, (s, Vt, P, c, Qt)
+        s, Vt, P, c, Qt = self._factors
+        return Vt.T @ (((P[:, :rank] * c[:rank]) @ Qt[:rank]) / s[:, None])
+
+
+def _data_svd(X_tilde, Y, rank, rcond):
     U, s, Vt = thin_svd(X_tilde, rcond=rcond)
     B = U.T @ Y
     B_r = truncate(B, rank) if rank < min(B.shape) else B
@@ -72,9 +119,24 @@ class WeightSVD(Estimator):
 class DataSVD(Estimator):
     """Plug-in for :func:`data_svd` on the observed pre-activations ``Y = XW``."""
 
-    def __init__(self, rcond: float | None = None):
-        self.rcond = None if rcond is None else check_real("estimator.data_svd.rcond", rcond,
+    def __init__(self, rcond: float | None = None, rank: int | str | None = None,
+                 cv_rank_grid=None, cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
+                 rank_scale: float = 1.0):
+        prefix = "estimator.data_svd."
+        self.rcond = None if rcond is None else check_real(prefix + "rcond", rcond,
                                                            low=0.0, high=1.0)
+        _, _, self.rank, self.rank_scale = cv.check_alpha_rank(prefix, None, 1.0, rank,
+                                                            rank_scale)
+        self.cv = {"cv_rank_grid": None if cv_rank_grid is None else cv.rank_grid(
+                       list(cv_rank_grid), max_rank=np.iinfo(np.int64).max),
+                   "cv_folds": check_int(prefix + "cv_folds", cv_folds, low=2),
+                   "cv_seed": check_int(prefix + "cv_seed", cv_seed, low=0)}
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
-        return Estimate(data_svd(problem.X_tilde, problem.Y, r, rcond=self.rcond), dict(CLOSED_FORM))
+        if self.rank is None and self.rank_scale == 1.0:  # the run's r, as before the options
+            return Estimate(data_svd(problem.X_tilde, problem.Y, r, rcond=self.rcond),
+                            dict(CLOSED_FORM))
+        rank = cv.resolve_rank(r, self.rank, self.rank_scale)
+        W_hat, info = data_svd(problem.X_tilde, problem.Y, rank, rcond=self.rcond,
+                               return_info=True, **self.cv)
+        return Estimate(W_hat, info)
