@@ -87,3 +87,13 @@ def test_figures_of_one_theorem_must_agree_on_its_title(tmp_path):
     with pytest.raises(ValueError, match="theorem_title 'Theorem 3.1 again' differs from "
                                          "'Theorem 3.1' of experiments/a.yaml"):
         load_figures(tmp_path)
+
+
+def test_a_runner_figure_names_its_report_section(tmp_path):
+    write(tmp_path, "net", """
+        figure: net
+        title: t
+        runner: theory_check.networks.experiment:run_digits
+    """)
+    with pytest.raises(ValueError, match="experiments/net.yaml: a runner figure needs a section"):
+        load_figures(tmp_path)

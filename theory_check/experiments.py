@@ -53,6 +53,10 @@ class Figure:
     plot: str = "rate"
     log_exponents: tuple[float, ...] = ()
     runner: str | None = None
+    #: A runner figure's report heading; figures with the same heading are grouped under it,
+    #: groups in ascending ``section_order`` (then file order), after the theorem sections.
+    section: str | None = None
+    section_order: int = 0
     paper: dict = field(default_factory=dict)
     #: The theorem's constant C, stated before the run: ``{value: C, source: how it was chosen}``.
     constant: dict = field(default_factory=dict)
@@ -210,9 +214,12 @@ def load_figures(directory: Path = EXPERIMENTS_DIR, conf: Path | None = None,
 
 
 def theorem_problems(figures: list[Figure]) -> list[str]:
-    """Theorems the report could not head: a sweep figure's theorem needs a ``theorem_title``,
-    the same for every figure of that theorem."""
+    """Sections the report could not head: a sweep figure's theorem needs a ``theorem_title``,
+    the same for every figure of that theorem; a runner figure needs a ``section``."""
     problems, titles = [], {}
+    for fig in (f for f in figures if f.runner and not f.section):
+        problems.append(f"experiments/{fig.figure}.yaml: a runner figure needs a section "
+                        f"(its report heading)")
     for fig in (f for f in figures if f.theorem and f.sweeps):
         if not fig.theorem_title:
             problems.append(f"experiments/{fig.figure}.yaml: theorem {fig.theorem!r} needs a "

@@ -163,20 +163,12 @@ def provenance_md(results: pd.DataFrame, quarantined=()) -> str:
     return text
 
 
-#: Report headings of the runner figures, by the figure name's first word; figures are
-#: grouped under them in file order, the networks last as before.
-RUNNER_HEADINGS = {"misspecification": "## Misspecified α and r̂, and data-driven choices",
-                   "networks": "## Whole networks — beyond one layer"}
-
-
 def runner_groups(runners: list[Figure]) -> list[tuple[str, list[Figure]]]:
-    """``(heading, figures)`` per group of runner figures, networks last."""
+    """``(heading, figures)`` per ``section`` of the runner figures, in ``section_order``."""
     groups: dict[str, list[Figure]] = {}
-    for fig in runners:
-        key = fig.figure.split("_")[0]
-        groups.setdefault(RUNNER_HEADINGS.get(key, f"## {fig.title}"), []).append(fig)
-    networks = RUNNER_HEADINGS["networks"]
-    return sorted(groups.items(), key=lambda item: item[0] == networks)
+    for fig in sorted(runners, key=lambda f: f.section_order):  # stable: file order within
+        groups.setdefault(f"## {fig.section or fig.title}", []).append(fig)
+    return list(groups.items())
 
 
 def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.DataFrame,
