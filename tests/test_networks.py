@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,7 +193,7 @@ def test_experiment_writes_tables_figure_and_markdown(tmp_path, runner, figure, 
         assert (tmp_path / "tables" / name).stat().st_size > 0
     assert (tmp_path / "figures" / f"{figure}.png").stat().st_size > 0
     assert f"(figures/{figure}.png)" in markdown
-    assert "|---|" in markdown
+    assert re.search(r"^\|-+(\|-+)*\|$", markdown, re.M)  # a table's rule line
     if runner == "run_digits":
         acc = pd.read_parquet(tmp_path / "tables" / "networks_digits_accuracy.parquet")
         assert set(acc["estimator"]) == {"original", "weight_svd", "data_svd", "data_svd_rcond1e-3"}
@@ -244,3 +246,33 @@ def test_estimator_params_that_do_not_fit_are_a_value_error():
         compress_sequential(layers, X, 2, "data_svd", estimator_params={"sigma": 1.0})
     with pytest.raises(ValueError, match="do not fit estimator 'relu_mle'"):  # sigma is required
         compress_sequential(layers, X, 2, "relu_mle", compress_last=False)
+
+
+def test_network_plug_ins_are_named_by_target_like_every_other(rng):
+    """conf/network entries name estimators and designs by ``_target_``: a function of one's own
+    plugs in without a table to edit, and a bad path is a ValueError naming it."""
+    calls = []
+
+    def scaled_isotropic(rng, n, d, scale):
+        calls.append(scale)
+        return scale * rng.standard_normal((n, d))
+
+    net = make_network(rng, L=2, d_in=6, width=6, r=2, sigma=0.1, n_calib=20, n_test=5,
+                       design=scaled_isotropic, design_params={"scale": 2.0})
+    assert calls == [2.0]
+    spec = {"_target_": "theory_check.networks.sequential.data_svd_layer", "rcond": 1e-3}
+    rows = pd.DataFrame(evaluate(net, {"mine": spec}, 2))
+    assert set(rows["estimator"]) == {"pretrained", "mine"}
+    with pytest.raises(ValueError, match="estimator _target_ 'theory_check.nowhere.fit' cannot be imported"):
+        evaluate(net, {"bad": {"_target_": "theory_check.nowhere.fit"}}, 2)
+
+
+def test_an_estimator_declaring_it_fits_activations_is_refused_on_the_last_layer(rng):
+    def fit(X_tilde, X, W_aug, Y, rank):
+        return W_aug
+
+    fit.fits_activations = True
+    layers = random_network(rng)
+    with pytest.raises(ValueError, match="fits ReLU activations"):
+        compress_sequential(layers, rng.standard_normal((20, 6)), 2, fit)
+    compress_sequential(layers, rng.standard_normal((20, 6)), 2, fit, compress_last=False)

@@ -29,6 +29,14 @@ def test_one_row_per_estimator_with_every_column(make_cfg):
         assert row["meta.regime"] == "d<n"
 
 
+def test_a_model_declares_its_rate_and_metric_columns(make_cfg):
+    rows = run(make_cfg("model._target_=sweep_plugins.declared_model", "n=30", "d=10", "N=8",
+                        "r=2", "estimator=[data_svd]"))
+    assert rows[0]["rate_custom"] == 0.125 and 0 < rows[0]["max_error"] < np.inf
+    # Model S declares no ReLU metric and no Theorem 4.4 rate: the rows have none
+    assert "mse_relu" not in rows[0] and "rate_thm44" not in rows[0]
+
+
 def test_same_config_and_seed_give_identical_rows(make_cfg):
     a = run(make_cfg(*SMALL, "seed=3"))
     b = run(make_cfg(*SMALL, "seed=3", "force=true"))

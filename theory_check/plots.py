@@ -4,6 +4,11 @@ Every sweep figure has one log-log panel per sweep: MSE against the varied param
 estimator (mean over seeds, bars from the 10% to the 90% quantile), the theorem's rate drawn
 through the data with the fitted constant, and the reference prediction (when the figure has
 one, e.g. Theorem 3.1's degrees-of-freedom count) drawn as is.
+
+The y-axis is set by what the figure is about: the theorem's estimator, its rate and reference,
+and the baselines that stay within :data:`OFF_SCALE_DECADES` of them. A baseline point beyond
+that (a diverging solver) is drawn at the axis edge as a triangle with its value written beside
+it, so it neither flattens the other curves nor disappears.
 """
 
 from __future__ import annotations
@@ -24,18 +29,59 @@ from .experiments import Figure  # noqa: E402
 
 SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.alpha": "α",
            "model.signal": "signal (entry scale of Z*)"}
-RATE_LABELS = {
-    "rate_thm31": "σ²r(k+N)/(nN)",
-    "rate_thm44": "α(α+β)√(r(n+N)/(nN))",
-    "rate_thm49": "α(α+σ)√(r(n+N)/(nN))·√log(nN)",
-    "rate_sqrt": "√(r(n+N)/(nN))",
-    "reference_asymptotic": "spiked-model asymptotic risk",
-}
-REFERENCE_LABELS = {"dof_thm31": "DoF prediction σ²r(k+N−r)/(nN)"}
+#: How far (in decades) beyond the estimator's own range a baseline may reach and stay on scale.
+OFF_SCALE_DECADES = 1.0
+#: Room left between the outermost drawn value and the axis edge (a factor on a log axis).
+MARGIN = 1.3
+
+
+def y_limits(core, others) -> tuple[float, float]:
+    """Log-axis limits that hold every positive value of ``core`` and those of ``others`` within
+    :data:`OFF_SCALE_DECADES` decades of ``core``'s range."""
+    core = np.asarray(core, float)
+    core = core[np.isfinite(core) & (core > 0)]
+    others = np.asarray(others, float)
+    others = others[np.isfinite(others) & (others > 0)]
+    if core.size == 0:
+        core = others
+    if core.size == 0:
+        return 0.1, 10.0
+    reach = 10.0**OFF_SCALE_DECADES
+    lo, hi = core.min(), core.max()
+    near = others[(others >= lo / reach) & (others <= hi * reach)]
+    lo, hi = min(lo, near.min(initial=lo)), max(hi, near.max(initial=hi))
+    return lo / MARGIN, hi * MARGIN
+
+
+def _series(ax, e: pd.DataFrame, color, label: str, limits: tuple[float, float]) -> None:
+    """One estimator's means with 10–90% bars; points off the axis drawn at its edge, labelled."""
+    lo, hi = limits
+    y = e["mse_mean"].to_numpy(float)
+    x = e["x"].to_numpy(float)
+    inside = (y >= lo) & (y <= hi)
+    ax.plot(x, np.clip(y, lo, hi), "-", color=color, lw=1.2)
+    bars = np.vstack([y - e["mse_q10"].to_numpy(float), e["mse_q90"].to_numpy(float) - y])
+    ax.errorbar(x[inside], y[inside], yerr=np.clip(bars[:, inside], 0, None), fmt="o-", ms=4,
+                lw=0, capsize=2, color=color, label=label)
+    for xi, yi in zip(x[~inside], y[~inside]):
+        above = yi > hi
+        edge = hi if above else lo
+        ax.plot([xi], [edge], "^" if above else "v", ms=7, color=color, clip_on=False)
+        ax.annotate(f"{yi:.2g}", (xi, edge), textcoords="offset points",
+                    xytext=(4, -9 if above else 3), fontsize=6, color=color)
 
 
 def rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame, path: Path) -> Path:
     """Draw ``fig``'s panels from its rows of ``points`` and ``verdicts``; write a PNG."""
+    f = draw_rate_figure(fig, points, verdicts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(f)
+    return path
+
+
+def draw_rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame):
+    """The matplotlib figure of :func:`rate_figure` (left open, for the caller to save)."""
     sweeps = [s.name for s in fig.sweeps if s.name in set(points["sweep"])]
     if not sweeps:
         raise ValueError(f"figure {fig.figure}: no summary rows for sweeps "
@@ -47,24 +93,30 @@ def rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame, path:
     palette = dict(zip(fig.estimators, sns.color_palette("colorblind", len(fig.estimators))))
     for ax, sweep in zip(axes.flat, sweeps):
         pts = points[points["sweep"] == sweep].sort_values("x")
-        for est in fig.estimators:
-            e = pts[pts["estimator"] == est]
-            if e.empty:
-                continue
-            yerr = np.vstack([e["mse_mean"] - e["mse_q10"], e["mse_q90"] - e["mse_mean"]])
-            ax.errorbar(e["x"], e["mse_mean"], yerr=np.clip(yerr, 0, None), marker="o", ms=4,
-                        capsize=2, color=palette[est], label=est)
         main = pts[pts["estimator"] == fig.estimator]
+        core = [main["mse_q10"], main["mse_mean"], main["mse_q90"]]
         if len(main):
             c_fit = float(np.exp(np.mean(np.log(main["mse_mean"] / main["rate"]))))
+            core.append(c_fit * main["rate"])
+            has_reference = "reference" in main and main["reference"].notna().any()
+            if has_reference:
+                core.append(main["reference"])
+        others = pts.loc[pts["estimator"] != fig.estimator, "mse_mean"]
+        limits = y_limits(np.concatenate([np.asarray(c, float) for c in core]), others)
+        for est in fig.estimators:
+            e = pts[pts["estimator"] == est]
+            if len(e):
+                _series(ax, e, palette[est], est, limits)
+        if len(main):
             ax.plot(main["x"], c_fit * main["rate"], "--", color="0.35",
-                    label=f"{c_fit:.2g}·{RATE_LABELS.get(fig.rate, fig.rate)}")
-            if "reference" in main and main["reference"].notna().any():
+                    label=f"{c_fit:.2g}·{fig.rate_text}")
+            if has_reference:
                 ax.plot(main["x"], main["reference"], ":", color="black", lw=1.5,
-                        label=REFERENCE_LABELS.get(fig.reference, fig.reference))
+                        label=fig.reference_text)
         varied = pts["varied"].iloc[0]
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_ylim(*limits)
         # Ticks at the sweep's own values: log-axis defaults overlap or vanish on short ranges.
         xs = np.sort(pts["x"].unique())
         ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(xs))
@@ -83,10 +135,7 @@ def rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame, path:
         ax.set_visible(False)
     f.suptitle(fig.title, fontsize=11)
     f.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(f)
-    return path
+    return f
 
 
 PLOTS = {"rate": rate_figure}

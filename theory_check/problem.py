@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,15 @@ class Problem:
         Ground-truth pre-activations ``X_tilde @ W_star``.
     meta : dict
         Scalars describing the instance (regime, noise bound, norms of ``Z*`` ...); every
-        entry becomes a column of the results table.
+        entry becomes a column ``meta.<key>`` of the results table.
+    rates : dict of str to float
+        The predicted rates and reference predictions that apply to this instance, by column
+        name (``rate_thm44``, ``dof_thm31`` ...): the generator declares which theorems cover
+        what it drew (:mod:`theory_check.rates`); each becomes a column of its rows, the column
+        a figure's ``rate:`` or ``reference:`` names.
+    metrics : dict of str to callable
+        Error measures beyond ``mse`` and ``rel_error`` that apply to this instance, by column
+        name: ``metric(Z_hat, Z_star) -> float`` (e.g. ``mse_relu`` for ReLU observations).
     spectrum : ndarray, optional
         Nonzero singular values of ``Z_star`` when the generator knows them (Model S), for
         references that need the whole spectrum (:func:`theory_check.rates.thm31_asymptotic`);
@@ -42,6 +51,8 @@ class Problem:
     W_star: np.ndarray
     Z_star: np.ndarray
     meta: dict = field(default_factory=dict)
+    rates: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] = field(default_factory=dict)
     spectrum: np.ndarray | None = None
 
     @property

@@ -122,3 +122,10 @@ def thm31_asymptotic(singular_values, n, N, r, sigma, k=None, correction="dof+mp
             noise_sq = sigma**2 * (np.sqrt(k) + np.sqrt(N)) ** 2 - shift
         total += s_j**2 + noise_sq
     return float((total + np.sum(lost**2)) / (n * N))
+
+
+def thm31_columns(n, N, r, sigma, k):
+    """The rate columns every model's rows carry: Theorem 3.1's bound and degrees-of-freedom
+    prediction (k = rank X̃) and the square-root rate."""
+    return {"rate_thm31": thm31_bound(n, N, r, sigma, k), "dof_thm31": thm31_dof(n, N, r, sigma, k),
+            "rate_sqrt": sqrt_rate(n, N, r)}

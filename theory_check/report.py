@@ -7,13 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import Figure
-
-THEOREM_TITLES = {
-    "3.1": "Theorem 3.1 — exactly rank-r ground truth, closed-form data-driven SVD",
-    "4.4": "Theorem 4.4 — approximately low-rank pre-activations, constrained least squares",
-    "4.9": "Theorem 4.9 — ReLU observations, censored-Gaussian likelihood",
-}
+from .experiments import Figure, theorem_titles
 
 
 def _fmt(x, spec=".3g") -> str:
@@ -169,20 +163,12 @@ def provenance_md(results: pd.DataFrame, quarantined=()) -> str:
     return text
 
 
-#: Report headings of the runner figures, by the figure name's first word; figures are
-#: grouped under them in file order, the networks last as before.
-RUNNER_HEADINGS = {"misspecification": "## Misspecified α and r̂, and data-driven choices",
-                   "networks": "## Whole networks — beyond one layer"}
-
-
 def runner_groups(runners: list[Figure]) -> list[tuple[str, list[Figure]]]:
-    """``(heading, figures)`` per group of runner figures, networks last."""
+    """``(heading, figures)`` per ``section`` of the runner figures, in ``section_order``."""
     groups: dict[str, list[Figure]] = {}
-    for fig in runners:
-        key = fig.figure.split("_")[0]
-        groups.setdefault(RUNNER_HEADINGS.get(key, f"## {fig.title}"), []).append(fig)
-    networks = RUNNER_HEADINGS["networks"]
-    return sorted(groups.items(), key=lambda item: item[0] == networks)
+    for fig in sorted(runners, key=lambda f: f.section_order):  # stable: file order within
+        groups.setdefault(f"## {fig.section or fig.title}", []).append(fig)
+    return list(groups.items())
 
 
 def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.DataFrame,
@@ -197,9 +183,8 @@ def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.
     main = verdicts[verdicts["role"] == "estimator"]
     if len(main):
         out += ["## Summary", "", verdict_table_md(main), ""]
-    theorems = [t for t in THEOREM_TITLES if any(f.theorem == t for f in figures)]
-    for theorem in theorems:
-        out += [f"## {THEOREM_TITLES[theorem]}", "",
+    for theorem, title in theorem_titles(figures).items():
+        out += [f"## {title}", "",
                 theorem_synthesis(verdicts[verdicts["theorem"] == theorem]), ""]
         for fig in (f for f in figures if f.theorem == theorem and f.sweeps):
             rows = verdicts[verdicts["figure"] == fig.figure]

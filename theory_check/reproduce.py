@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from .analysis import analyze
-from .experiments import EXPERIMENTS_DIR, REPO_ROOT, Figure, load_figures
+from .experiments import EXPERIMENTS_DIR, Figure, load_figures
+from .paths import REPO_ROOT
 from .plots import PLOTS
 from .report import write_report
 from .results import load_results, quarantined_files
@@ -45,6 +46,25 @@ def run_sweep(sweep: str, overrides: list[str], raw_dir: Path, log_dir: Path, jo
 def run_runner(fig: Figure, scale: str, root: Path, jobs: int) -> str:
     module, _, func = fig.runner.partition(":")
     return getattr(importlib.import_module(module), func)(scale=scale, results_root=root, jobs=jobs)
+
+
+def rate_column_problems(figures: list[Figure], results) -> list[str]:
+    """Figures whose stored rows lack the ``rate`` (or ``reference``) column they name: the
+    models of their sweeps do not declare it (``Problem.rates``)."""
+    problems = []
+    for fig in figures:
+        for sweep in fig.sweeps:
+            rows = results[results["experiment_name"] == sweep.name] if len(results) else results
+            if rows.empty:
+                continue
+            for key, column in (("rate", fig.rate), ("reference", fig.reference)):
+                if column and (column not in rows or rows[column].isna().any()):
+                    declared = sorted(c for c in rows if c.startswith(("rate_", "dof_"))
+                                      and rows[c].notna().all())
+                    problems.append(f"experiments/{fig.figure}.yaml: {key} {column!r} is missing "
+                                    f"from rows of sweep {sweep.name}; their model declares "
+                                    f"{declared}")
+    return problems
 
 
 def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = None,
@@ -85,6 +105,9 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
     sweep_figs = [f for f in figures if f.sweeps]
     runner_sections = {f.figure: (sections / f"{f.figure}.md").read_text()
                        for f in figures if f.runner and (sections / f"{f.figure}.md").exists()}
+    problems = rate_column_problems(sweep_figs, results)
+    if problems:  # the runs are stored: fix the definition and rerun with --skip-runs
+        raise ValueError("figures name columns their rows do not have:\n  " + "\n  ".join(problems))
     verdicts, points = analyze(results, sweep_figs, scale=scale)
     tables = root / "tables"
     tables.mkdir(parents=True, exist_ok=True)

@@ -122,6 +122,23 @@ def write_rows_atomic(path: Path, rows: list[dict]) -> None:
         raise
 
 
+def merge_rows(path: Path, rows: list[dict]) -> list[dict]:
+    """Store a run's new ``rows`` in its file ``path`` beside the rows already there, and
+    return all of them. One row per estimator name: a stored row of an estimator in ``rows``
+    (computed with other settings) is replaced, so fits never mix two settings under one name.
+
+    The file is re-read under a lock on its folder: another run with the same key (a sweep over
+    ``estimator``) may have written since this one looked, and neither loses the other's rows.
+    """
+    with file_lock(path.parent / ".lock"):
+        current = read_run(path)
+        if current is not None:
+            new = {row["estimator"] for row in rows}
+            rows = current[~current["estimator"].isin(new)].to_dict("records") + rows
+        write_rows_atomic(path, rows)
+    return rows
+
+
 def _is_damage(exc: BaseException) -> bool:
     """A read error that says the file's content is bad, not that the OS could not give it
     (missing, no permission, an I/O error: those are raised as they are)."""

@@ -10,10 +10,9 @@ their rows under a lock on the experiment folder, so neither loses the other's r
 
 from __future__ import annotations
 
-import difflib
-import functools
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -25,41 +24,24 @@ import numpy as np
 # in a fresh worker process), it would run with its default threads, and rows would differ by a
 # few ulp between launchers.
 import scipy.linalg  # noqa: F401
-from hydra.errors import CompactHydraException
-from hydra.utils import get_method, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from . import noise as noise_laws
 from . import rates
+
+# config_problems and known_keys are part of this module's interface (the sweeper calls them here).
+from .config import InvalidConfig, config_problems, generate_problem, known_keys, plugin, validate  # noqa: F401
+from .metrics import mse
+from .paths import REPO_ROOT, conf_dir
 from .provenance import provenance
-from .results import file_lock, read_run, run_path, stable_hash, write_rows_atomic
-from .validation import check_int, check_rank, check_real
+from .results import merge_rows, read_run, run_path, stable_hash
 
 #: Config entries that choose what to compute or where to store it, not what the data are.
 NOT_IN_KEY = ("estimator", "results_dir", "force", "jobs", "blas_threads", "run_batch")
-#: Config groups whose node is a function (``_target_``) plus its parameters.
-FUNCTION_GROUPS = ("design", "noise", "model")
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-
-
-class InvalidConfig(CompactHydraException):
-    """A single run's config is invalid; Hydra prints the message only, without a traceback."""
-
-
-@functools.cache
-def known_keys() -> frozenset[str]:
-    """The top-level keys a run config may have: conf/config.yaml's own and the config groups."""
-    conf = Path(CONF_DIR)
-    top = set(OmegaConf.load(conf / "config.yaml")) - {"defaults"}
-    return frozenset(top | {p.name for p in conf.iterdir() if p.is_dir()})
-
-
-def _check_key(key: str) -> None:
-    if key not in known_keys():
-        close = difflib.get_close_matches(key, known_keys(), n=1)
-        hint = f"did you mean {close[0]}?" if close else "new keys must be declared in conf/config.yaml"
-        raise ValueError(f"unknown key {key}; {hint}")
+#: Hydra's config folder (checked only when the app starts: importing this module needs none).
+CONF_DIR = str(REPO_ROOT / "conf")
 
 
 def key_config(cfg: DictConfig) -> dict:
@@ -83,128 +65,6 @@ def make_rng(cfg: DictConfig) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(cfg.seed), *words]))
 
 
-def _function(group: str, node: DictConfig):
-    params = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items()
-              if k not in ("name", "_target_")}
-    try:
-        fn = get_method(node._target_)
-    except Exception as exc:  # Hydra raises its own error types for unknown targets
-        raise ValueError(f"{group}._target_ {node._target_!r} cannot be imported: {exc}") from None
-    return functools.partial(fn, **params)
-
-
-class _Drawn(Exception):
-    """Raised by :class:`_NoDraws` at a plug-in's first random draw."""
-
-
-class _NoDraws:
-    """A generator that refuses to draw. Plug-ins check their parameters before drawing
-    anything (CONTRIBUTING.md), so a call with this stand-in runs exactly those checks."""
-
-    def __getattr__(self, name):
-        raise _Drawn
-
-
-def _dry_run(group: str, cfg: DictConfig, call) -> None:
-    try:
-        call()
-    except _Drawn:
-        pass
-    except Exception as exc:
-        raise ValueError(f"{group} {cfg[group].name!r}: {exc}") from None
-
-
-def _check_group(cfg: DictConfig, group: str) -> None:
-    node = cfg.get(group)
-    if node is None or "_target_" not in node or "name" not in node:
-        raise ValueError(f"config group {group!r} must select a config with name and _target_")
-    _function(group, node)
-
-
-def _check_estimator(name: str, node: DictConfig) -> None:
-    _check_estimator_settings(name, json.dumps(OmegaConf.to_container(node, resolve=True), sort_keys=True))
-
-
-# A sweep checks the same few estimator settings in every one of its configs, and Hydra's
-# instantiate costs about 1 ms: each distinct setting is checked once per process (a failed
-# check raises, so it is not cached and is reported for every config that has it).
-@functools.lru_cache(maxsize=1024)
-def _check_estimator_settings(name: str, settings: str) -> None:
-    node = OmegaConf.create(json.loads(settings))
-    try:
-        get_method(node._target_)
-    except Exception:
-        raise ValueError(f"estimator {name!r}: _target_ {node._target_!r} cannot be imported") from None
-    try:
-        instantiate(node)
-    except Exception as exc:
-        cause = exc.__cause__ or exc  # Hydra wraps constructor errors
-        raise ValueError(f"estimator {name!r}: {cause}") from None
-
-
-def _check_experiment_name(name) -> None:
-    name = str(name)
-    if not name or "/" in name or name.startswith("."):
-        raise ValueError(f"experiment_name must be a plain folder name, got {name!r}")
-
-
-def config_problems(cfg: DictConfig) -> list[str]:
-    """Everything wrong with a run's config, one message per problem (empty when valid).
-
-    Besides the fields, this constructs the estimators and dry-runs the design, noise and model
-    up to their first random draw, so a bad plug-in parameter is a config error found here, and
-    what fails later in a run is a runtime failure, stored as a row. A check that needs what
-    an earlier one found wrong (the model's dry run needs valid sizes, design and noise) is
-    skipped, so each problem is reported once.
-    """
-    problems = []
-
-    def passes(check, *args, **kwargs) -> bool:
-        try:
-            check(*args, **kwargs)
-        except ValueError as exc:
-            problems.append(str(exc))
-            return False
-        return True
-
-    for key in cfg:  # a typo'd key would otherwise be a new experiment with its own data
-        passes(_check_key, str(key))
-    plugins = all([passes(_check_group, cfg, group) for group in FUNCTION_GROUPS])
-    if not cfg.get("estimator"):
-        problems.append("estimator must select at least one estimator, e.g. estimator=[data_svd]")
-    for name, node in (cfg.get("estimator") or {}).items():
-        passes(_check_estimator, name, node)
-    sizes = all([passes(check_int, k, cfg[k], low=1) for k in ("n", "d", "N")])
-    sizes = sizes and passes(check_rank, cfg.r, max_rank=min(cfg.d, cfg.N), name="r")
-    scalars = all([passes(check_real, "sigma", cfg.sigma, low=0.0),
-                   passes(check_real, "delta", cfg.delta, low=0.0),
-                   passes(check_int, "seed", cfg.seed, low=0),
-                   passes(_check_experiment_name, cfg.experiment_name)])
-    if plugins and sizes and scalars:
-        parts = all([passes(_dry_run, "design", cfg,
-                            lambda: _function("design", cfg.design)(_NoDraws(), cfg.n, cfg.d)),
-                     passes(_dry_run, "noise", cfg,
-                            lambda: _function("noise", cfg.noise)(_NoDraws(), (cfg.n, cfg.N), cfg.sigma))])
-        if parts:  # the model calls both, and would repeat their problems
-            passes(_dry_run, "model", cfg, lambda: generate_problem(cfg, _NoDraws()))
-    return problems
-
-
-def validate(cfg: DictConfig) -> None:
-    """Raise ``ValueError`` naming every problem :func:`config_problems` finds."""
-    problems = config_problems(cfg)
-    if problems:
-        raise ValueError("; ".join(problems))
-
-
-def generate_problem(cfg: DictConfig, rng: np.random.Generator):
-    model = _function("model", cfg.model)
-    return model(
-        rng, n=cfg.n, d=cfg.d, N=cfg.N, r=cfg.r, sigma=cfg.sigma, delta=cfg.delta,
-        design=_function("design", cfg.design), noise=_function("noise", cfg.noise),
-    )
-
-
 def config_columns(cfg: DictConfig) -> dict:
     """Every config field as a flat column: top-level scalars, then ``group`` and ``group.param``."""
     cols = {}
@@ -217,22 +77,9 @@ def config_columns(cfg: DictConfig) -> dict:
     return cols
 
 
-def rate_columns(problem, cfg) -> dict:
-    n, d, N = problem.shape
-    r, sigma = cfg.r, cfg.sigma
-    k = problem.meta.get("k", min(n, d))
-    cols = {
-        "rate_thm31": rates.thm31_bound(n, N, r, sigma, k),
-        "dof_thm31": rates.thm31_dof(n, N, r, sigma, k),
-        "rate_sqrt": rates.sqrt_rate(n, N, r),
-    }
-    alpha = problem.meta.get("alpha")
-    beta = problem.meta.get("noise_bound")
-    if alpha is not None and beta is not None and np.isfinite(beta):
-        cols["rate_thm44"] = rates.thm44_bound(n, N, r, alpha, beta)
-    if alpha is not None and problem.meta.get("observation") == "relu":
-        cols["rate_thm49"] = rates.thm49_bound(n, N, r, alpha, sigma)
-    return cols
+def problem_columns(problem) -> dict:
+    """The columns a generator declares on its problem: ``meta.<key>``, then its rates."""
+    return {**{f"meta.{k}": v for k, v in problem.meta.items()}, **problem.rates}
 
 
 def reference_columns(problem, cfg) -> dict:
@@ -240,7 +87,7 @@ def reference_columns(problem, cfg) -> dict:
     the noise law satisfies the noise assumption of ``cfg.theorem`` ("within" or "outside: ..."),
     and, when the generator knows Z*'s spectrum and X = X̃ (so QᵀY is signal plus i.i.d. noise),
     ``reference_asymptotic``, Theorem 3.1's spiked-model risk (:func:`rates.thm31_asymptotic`)."""
-    cols = {"assumption": noise_laws.assumption(cfg.get("theorem"), _function("noise", cfg.noise))}
+    cols = {"assumption": noise_laws.assumption(cfg.get("theorem"), plugin("noise", cfg.noise))}
     if problem.spectrum is not None and cfg.delta == 0:
         n, _, N = problem.shape
         cols["reference_asymptotic"] = rates.thm31_asymptotic(
@@ -249,14 +96,11 @@ def reference_columns(problem, cfg) -> dict:
 
 
 def error_columns(problem, W_hat: np.ndarray) -> dict:
-    """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and (ReLU model) the post-activation MSE."""
-    n, _, N = problem.shape
+    """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and the metrics the problem declares."""
     Z_hat = problem.X_tilde @ W_hat
-    err = np.linalg.norm(Z_hat - problem.Z_star)
-    cols = {"mse": err**2 / (n * N), "rel_error": err / np.linalg.norm(problem.Z_star)}
-    if problem.meta.get("observation") == "relu":
-        diff = np.maximum(Z_hat, 0) - np.maximum(problem.Z_star, 0)
-        cols["mse_relu"] = float(np.sum(diff**2) / (n * N))
+    cols = {"mse": mse(Z_hat, problem.Z_star),
+            "rel_error": np.linalg.norm(Z_hat - problem.Z_star) / np.linalg.norm(problem.Z_star)}
+    cols.update({name: metric(Z_hat, problem.Z_star) for name, metric in problem.metrics.items()})
     return cols
 
 
@@ -316,8 +160,7 @@ def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
     shared = {**config_columns(cfg), "run_key": key, **provenance()}
     try:
         problem = generate_problem(cfg, make_rng(cfg))
-        shared.update({f"meta.{k}": v for k, v in problem.meta.items()})
-        shared.update(rate_columns(problem, cfg))
+        shared.update(problem_columns(problem))
         shared.update(reference_columns(problem, cfg))
     except Exception as exc:  # the config passed validate(): a runtime failure, stored as data
         failed = {"wall_time": np.nan, "mse": np.nan, "rel_error": np.nan, "status": "error",
@@ -329,16 +172,7 @@ def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
                  **_estimate_row(problem, cfg, node)}
                 for name, (rkey, node) in todo.items()]
 
-    # Re-read under the lock: a run with the same key may have written since pending().
-    with file_lock(path.parent / ".lock"):
-        current = read_run(path)
-        if current is not None:
-            # One row per estimator name: a row computed with other estimator settings is
-            # replaced, so fits never mix two settings under one name.
-            new = {row["estimator"] for row in rows}
-            rows = current[~current["estimator"].isin(new)].to_dict("records") + rows
-        write_rows_atomic(path, rows)
-    return rows
+    return merge_rows(path, rows)
 
 
 def run_batch(path: str | Path) -> None:
@@ -361,8 +195,7 @@ def run_batch(path: str | Path) -> None:
         raise first_error
 
 
-@hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
-def main(cfg: DictConfig) -> None:
+def _app(cfg: DictConfig) -> None:
     if cfg.get("run_batch"):  # a job launched by the sweeper: the batch file has the configs
         run_batch(cfg.run_batch)
         return
@@ -372,3 +205,12 @@ def main(cfg: DictConfig) -> None:
         raise InvalidConfig(f"invalid configuration: {exc}") from None
     with threadpool_limits(limits=cfg.get("blas_threads")):
         run(cfg, checked=True)
+
+
+def main() -> None:
+    """``theory-check``: the Hydra app over ``conf/`` (a clear message when there is none)."""
+    try:
+        config_path = str(conf_dir())
+    except FileNotFoundError as exc:
+        sys.exit(f"theory-check: {exc}")
+    hydra.main(version_base=None, config_path=config_path, config_name="config")(_app)()

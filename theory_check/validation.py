@@ -1,7 +1,11 @@
 """Input checks shared by every public function.
 
 Each check raises ``ValueError`` naming the parameter and the allowed range, so that bad input
-is refused before any factorization or solve starts.
+is refused before any factorization or solve starts; a value of the wrong type raises
+:class:`ParameterTypeError`, a ``TypeError`` that is a ``ValueError`` too (as scikit-learn's
+``InvalidParameterError``), so callers that catch bad values catch it as well. A library function
+names its own parameters (``alpha``); the plug-in layer (:mod:`theory_check.config`) adds the
+config path (``model.alpha``).
 """
 
 from __future__ import annotations
@@ -11,10 +15,14 @@ import numbers
 import numpy as np
 
 
+class ParameterTypeError(TypeError, ValueError):
+    """A parameter of the wrong type (a string for a number, complex data for real)."""
+
+
 def check_int(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int, or raise if it is not an integer in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise ParameterTypeError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}{_upper(high)}, got {value}")
@@ -37,7 +45,7 @@ def check_real(
 ) -> float:
     """Return ``value`` as a finite float in the given range, or raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
+        raise ParameterTypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -92,10 +100,10 @@ def _real_array(name: str, A) -> np.ndarray:
     try:
         A = np.asarray(A)
     except ValueError as exc:  # ragged nested sequences
-        raise ValueError(f"{name} must be a 2-D array of real numbers: {exc}") from None
+        raise ParameterTypeError(f"{name} must be a 2-D array of real numbers: {exc}") from None
     kind = A.dtype.kind
     if kind == "c" or (kind == "O" and any(isinstance(a, complex) for a in A.flat)):
-        raise ValueError(f"{name} must be real, got complex entries (dtype {A.dtype}); complex "
+        raise ParameterTypeError(f"{name} must be real, got complex entries (dtype {A.dtype}); complex "
                          f"data are not supported: pass {name}.real if the imaginary part is "
                          "meant to be dropped")
     if kind in "biuf":
@@ -105,7 +113,7 @@ def _real_array(name: str, A) -> np.ndarray:
             return A.astype(float)
         except (TypeError, ValueError):
             pass
-    raise ValueError(f"{name} must be an array of real numbers, got dtype {A.dtype}")
+    raise ParameterTypeError(f"{name} must be an array of real numbers, got dtype {A.dtype}")
 
 
 #: Allowed noise level σ of the Tobit likelihood, relative to the data scale S = max(α, max Y),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from .. import rates
 from ..designs import orthonormal
 from ..linalg import lstsq, thin_svd
 from ..problem import Problem
@@ -49,7 +50,11 @@ def _finish(rng, X_tilde, W_star, *, alpha, r, sigma, delta, noise, **extra) -> 
     X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta)
     meta.update(alpha=alpha, noise_bound=bound, z_inf=z_inf, z_nuc=z_nuc,
                 r_eff=z_nuc**2 / (z_inf**2 * n * N) if z_inf > 0 else 0.0, **extra)
-    return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta)
+    predicted = rates.thm31_columns(n, N, r, sigma, meta["k"])
+    if np.isfinite(bound):  # Theorem 4.4 needs bounded noise, β = max |G_ij|
+        predicted["rate_thm44"] = rates.thm44_bound(n, N, r, alpha, bound)
+    return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta,
+                   rates=predicted)
 
 
 def low_rank(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0) -> Problem:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import noise as noise_laws
+from .. import rates
+from ..metrics import relu_mse
 from ..linalg import lstsq
 from ..problem import Problem
 from ..validation import check_choice, check_real
@@ -75,5 +77,9 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, family="low_ra
     meta = {k: v for k, v in truth.meta.items() if k != "effective_noise_fro"}
     meta.update(observation="relu", sigma=sigma, noise_bound=bound, family=family,
                 zero_fraction=float(np.mean(Y == 0.0)))
+    n, _, N = truth.shape
+    predicted = {**rates.thm31_columns(n, N, r, sigma, meta["k"]),
+                 "rate_thm49": rates.thm49_bound(n, N, r, truth.meta["alpha"], sigma)}
     return Problem(X_tilde=X_tilde, X=X_tilde, Y=Y, W=lstsq(X_tilde, Y), W_star=truth.W_star,
-                   Z_star=truth.Z_star, meta=meta)
+                   Z_star=truth.Z_star, meta=meta, rates=predicted,
+                   metrics={"mse_relu": relu_mse})

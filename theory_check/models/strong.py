@@ -84,4 +84,4 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
         snr_min = spectrum[-1] / rates.bbp_threshold(meta["k"], N, sigma) if sigma > 0 else np.inf
     meta.update(noise_bound=bound, signal=signal, snr_min=float(snr_min))
     return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta,
-                   spectrum=spectrum)
+                   spectrum=spectrum, rates=rates.thm31_columns(n, N, r, sigma, meta["k"]))

@@ -9,8 +9,9 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
+from ..metrics import mse
 from ..validation import check_int, check_matrix, check_real
-from .sequential import Layer, compress_sequential, parameter_fraction, preactivations
+from .sequential import Layer, compress_sequential, parameter_fraction, preactivations, resolve_target
 
 
 def split_digits(rng: np.random.Generator, *, calib_fraction: float = 0.2, test_fraction: float = 0.2):
@@ -154,7 +155,7 @@ def evaluate_ranks(layers: list[Layer], classes, splits, ranks, estimators) -> t
     ranks : sequence of int
         Ranks r; hidden layer l gets ``min(r, d_l, N_l)``.
     estimators : mapping
-        ``{label: {"name": estimator, **options}}`` as in
+        ``{label: {"_target_": estimator, **options}}`` (or ``"name"``, a short name) as in
         :func:`~theory_check.networks.synthetic.evaluate`.
 
     Returns
@@ -177,9 +178,9 @@ def evaluate_ranks(layers: list[Layer], classes, splits, ranks, estimators) -> t
         per_layer = [min(rank, *W.shape) for W, _ in layers[:-1]]
         fraction = parameter_fraction(layers, per_layer, compress_last=False)
         for name, spec in estimators.items():
-            options = {k: v for k, v in spec.items() if k != "name"}
+            estimator, options = resolve_target(spec)
             compressed, diagnostics = compress_sequential(
-                layers, X_cal, per_layer, spec["name"], estimator_params=options,
+                layers, X_cal, per_layer, estimator, estimator_params=options,
                 compress_last=False)
             acc_rows.append({"estimator": name, "rank": rank, "param_fraction": fraction,
                              "accuracy": accuracy(compressed, classes, X_test, y_test),
@@ -187,6 +188,6 @@ def evaluate_ranks(layers: list[Layer], classes, splits, ranks, estimators) -> t
             for l, (Z_hat, Z) in enumerate(zip(preactivations(compressed, X_test), Z_test), start=1):
                 err = np.linalg.norm(Z_hat - Z)
                 layer_rows.append({"estimator": name, "rank": rank, "param_fraction": fraction,
-                                   "layer": l, "mse": err**2 / Z.size,
+                                   "layer": l, "mse": mse(Z_hat, Z),
                                    "rel_error": err / np.linalg.norm(Z)})
     return acc_rows, layer_rows

@@ -21,18 +21,18 @@ from joblib import Parallel, delayed  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from ..paths import conf_dir  # noqa: E402
+from ..plots import y_limits  # noqa: E402
 from ..provenance import provenance  # noqa: E402
 from ..results import write_rows_atomic  # noqa: E402
 from ..validation import check_int  # noqa: E402
 from .digits import evaluate_ranks, spectra, split_digits, train_mlp  # noqa: E402
+from .sequential import resolve_target  # noqa: E402
 from .synthetic import evaluate, make_network  # noqa: E402
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "network"
-
 
 def load_config(name: str, scale: str) -> dict:
     """``conf/network/<name>.yaml`` as a plain dict, with ``scales.<scale>`` applied on top."""
-    path = CONF_DIR / f"{name}.yaml"
+    path = conf_dir() / "network" / f"{name}.yaml"
     if not path.exists():
         raise ValueError(f"no network config {path}")
     cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
@@ -54,16 +54,9 @@ def _parallel(fn, cfg: dict, jobs: int):
     return Parallel(n_jobs=min(jobs, len(seeds)))(delayed(fn)(cfg, s) for s in seeds)
 
 
-def _md_table(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
-    """A GitHub markdown table with plain ``|---|`` rules (tabulate, used by the benchmarks,
-    writes aligned ``|:---|`` rules instead; the sections keep one format)."""
-    def cell(v):
-        return format(v, floatfmt) if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |",
-             "|" + "|".join("---" for _ in df.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
+def _md_table(df: pd.DataFrame) -> str:
+    """A GitHub markdown table (plain ``|---|`` rules, as the sections have always had)."""
+    return df.to_markdown(index=False, tablefmt="github", floatfmt=".3g")
 
 
 # --------------------------------------------------------------------------- synthetic model
@@ -74,11 +67,12 @@ def _synthetic_seed(cfg: dict, seed: int) -> list[dict]:
     # orders of magnitude longer spinning than computing these small factorizations.
     with threadpool_limits(limits=1):
         rows = []
-        for design, design_params in cfg["designs"].items():
+        for design, spec in cfg["designs"].items():
+            draw, design_params = resolve_target(spec, "design")
             for sigma in cfg["sigmas"]:
                 net = make_network(
                     _rng(cfg, seed), L=cfg["L"], d_in=cfg["d_in"], width=cfg["width"], r=cfg["r"],
-                    sigma=sigma, n_calib=cfg["n_calib"], n_test=cfg["n_test"], design=design,
+                    sigma=sigma, n_calib=cfg["n_calib"], n_test=cfg["n_test"], design=draw,
                     design_params=design_params, tail=cfg["tail"], bias_scale=cfg["bias_scale"],
                 )
                 shared = {"scale": cfg["scale"], "seed": seed, "design": design, "sigma": sigma,
@@ -247,7 +241,11 @@ def plot_digits(acc: pd.DataFrame, layers: pd.DataFrame, path: Path, order: list
         widths = shapes[l].split("-")
         kept = "" if l < n_layers else " (kept; inherits upstream error)"
         # Exact reconstructions (~1e-15) would squash the informative range; they sit on the axis.
-        ax.set_ylim(bottom=max(1e-4, sub["rel_error"].min()))
+        # The medians set the top: one seed's blow-up (a range up to 1e9) is written, not drawn.
+        stats = sub.groupby(["estimator", "param_fraction"])["rel_error"].agg(["median", "max"])
+        top = y_limits(stats["median"], stats["max"])[1]
+        ax.set_ylim(max(1e-4, sub["rel_error"].min()), top)
+        _mark_off_scale(ax, stats.reset_index(), top, order)
         ax.set(xscale="log", yscale="log", xlabel="fraction of parameters kept",
                ylabel="‖Ẑ_l − Z_l‖_F / ‖Z_l‖_F (test; median, range)",
                title=f"layer {l}: {widths[l - 1]} → {widths[l]}{kept}")
@@ -256,6 +254,17 @@ def plot_digits(acc: pd.DataFrame, layers: pd.DataFrame, path: Path, order: list
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+def _mark_off_scale(ax, stats: pd.DataFrame, top: float, order: list[str]) -> None:
+    """A triangle at the top edge where an estimator's range leaves the axis, with its largest
+    value, in the estimator's colour."""
+    colors = dict(zip(order, sns.color_palette(n_colors=len(order))))
+    for est, rows in stats[stats["max"] > top].groupby("estimator"):
+        worst = rows.loc[rows["max"].idxmax()]
+        ax.plot([worst["param_fraction"]], [top], "^", ms=7, color=colors.get(est), clip_on=False)
+        ax.annotate(f"max {worst['max']:.2g}", (worst["param_fraction"], top),
+                    textcoords="offset points", xytext=(4, -9), fontsize=7, color=colors.get(est))
 
 
 def _digits_markdown(acc: pd.DataFrame, layers: pd.DataFrame, spec: pd.DataFrame, cfg: dict,

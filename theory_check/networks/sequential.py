@@ -8,8 +8,11 @@ the estimator receives ``X̃ = [X̃_l, 1]`` (n, d + 1), ``X = [X_l, 1]``, the au
 estimate whose last row is the compressed layer's own bias.
 
 An estimator is a callable ``(X_tilde, X, W_aug, Y, rank, **params) -> W_hat_aug`` (or
-``(W_hat_aug, info)`` with the solver's ``converged`` and ``certificate``) or the name of an entry
-of :data:`ESTIMATORS`; adding an estimator by name is one adapter in that dict.
+``(W_hat_aug, info)`` with the solver's ``converged`` and ``certificate``); one that fits the
+activations ReLU(Y) says so with an attribute ``fits_activations = True``. The network configs
+(``conf/network/*.yaml``) name them by ``_target_``, as every other plug-in; the ``*_layer``
+functions here wrap the package's estimators, and :data:`ESTIMATORS` gives them short names for
+calls from Python.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from hydra.utils import get_method
 
 from ..estimators import convex_linear, data_svd, relu_mle, relu_nonconvex, weight_svd
+from ..metrics import mse
 from ..validation import check_int, check_matrix
 
 Layer = tuple[np.ndarray, np.ndarray]
 
 
-def _weight_svd_adapter(X_tilde, X, W_aug, Y, rank):
+def weight_svd_layer(X_tilde, X, W_aug, Y, rank):
     # The data-agnostic baseline [W]_r: the weight block is truncated, the bias kept as is,
     # which is how the baseline is used in practice (and never hurts it).
     W, b = W_aug[:-1], W_aug[-1:]
@@ -42,13 +47,13 @@ def _centred(X_tilde, Y):
     return X_l - x_mean, Y - y_mean, lambda W_hat: np.vstack([W_hat, (y_mean - x_mean @ W_hat)[None, :]])
 
 
-def _data_svd_adapter(X_tilde, X, W_aug, Y, rank, *, rcond=None):
+def data_svd_layer(X_tilde, X, W_aug, Y, rank, *, rcond=None):
     # min over rank(W') <= r and a free bias b' of ‖X̃_l W' + 1 b'ᵀ − Y‖_F.
     X_c, Y_c, with_bias = _centred(X_tilde, Y)
     return with_bias(data_svd(X_c, Y_c, rank, rcond=rcond))
 
 
-def _convex_linear_adapter(X_tilde, X, W_aug, Y, rank, *, alpha=None, **solver_options):
+def convex_linear_layer(X_tilde, X, W_aug, Y, rank, *, alpha=None, **solver_options):
     # Theorem 4.4's estimator on the centred pre-activations. α defaults to their largest
     # entry, the tightest entry bound the target itself satisfies.
     X_c, Y_c, with_bias = _centred(X_tilde, Y)
@@ -64,7 +69,7 @@ def _relu_rank(X_tilde, Y, rank):
     return min(rank, X_tilde.shape[1], Y.shape[1])
 
 
-def _relu_mle_adapter(X_tilde, X, W_aug, Y, rank, *, sigma, alpha=None, **solver_options):
+def relu_mle_layer(X_tilde, X, W_aug, Y, rank, *, sigma, alpha=None, **solver_options):
     # Theorem 4.9's Tobit estimator fitted to the layer's activations ReLU(Y), which is what the
     # next layer consumes; σ (the noise level assumed around the pre-activations) must be given.
     alpha = float(np.abs(Y).max()) if alpha is None else alpha
@@ -72,29 +77,47 @@ def _relu_mle_adapter(X_tilde, X, W_aug, Y, rank, *, sigma, alpha=None, **solver
                     sigma=sigma, return_info=True, **solver_options)
 
 
-def _relu_nonconvex_adapter(X_tilde, X, W_aug, Y, rank, **solver_options):
+def relu_nonconvex_layer(X_tilde, X, W_aug, Y, rank, **solver_options):
     return relu_nonconvex(X_tilde, np.maximum(Y, 0.0), rank=_relu_rank(X_tilde, Y, rank),
                           return_info=True, **solver_options)
 
 
-#: Estimators selectable by name: ``adapter(X_tilde, X, W_aug, Y, rank, **params) -> W_hat_aug``,
-#: all arrays augmented with the ones column / bias row as described in the module docstring;
-#: ``params`` are the estimator's options (``data_svd``: ``rcond``; ``convex_linear``:
-#: ``alpha``, solver options; ``relu_mle``: ``sigma`` (required), ``alpha``, solver options).
+relu_mle_layer.fits_activations = True
+relu_nonconvex_layer.fits_activations = True
+
+#: Short names of the layer estimators, for calls from Python:
+#: ``fit(X_tilde, X, W_aug, Y, rank, **params) -> W_hat_aug``, all arrays augmented with the
+#: ones column / bias row as described in the module docstring; ``params`` are the estimator's
+#: options (``data_svd``: ``rcond``; ``convex_linear``: ``alpha``, solver options;
+#: ``relu_mle``: ``sigma`` (required), ``alpha``, solver options).
 ESTIMATORS: dict[str, Callable] = {
-    "weight_svd": _weight_svd_adapter,
-    "data_svd": _data_svd_adapter,
-    "convex_linear": _convex_linear_adapter,
-    "relu_mle": _relu_mle_adapter,
-    "relu_nonconvex": _relu_nonconvex_adapter,
+    fit.__name__.removesuffix("_layer"): fit
+    for fit in (weight_svd_layer, data_svd_layer, convex_linear_layer, relu_mle_layer,
+                relu_nonconvex_layer)
 }
 #: Estimators that fit activations ReLU(Y): they need a ReLU after the layer.
-FIT_ACTIVATIONS = {"relu_mle", "relu_nonconvex"}
+FIT_ACTIVATIONS = {name for name, fit in ESTIMATORS.items() if getattr(fit, "fits_activations", False)}
+_SHORT_NAMES = {fit: name for name, fit in ESTIMATORS.items()}
+
+
+def resolve_target(spec: dict, what: str = "estimator") -> tuple[Callable | str, dict]:
+    """A network config's plug-in entry ``{_target_: <dotted path>, **options}`` (or, from
+    Python, ``{name: <short name>, **options}``) as ``(function or name, options)``."""
+    spec = dict(spec or {})
+    if "_target_" in spec:
+        target = spec.pop("_target_")
+        try:
+            return get_method(target), spec
+        except Exception as exc:  # Hydra raises its own error types for unknown targets
+            raise ValueError(f"{what} _target_ {target!r} cannot be imported: {exc}") from None
+    if "name" in spec:
+        return spec.pop("name"), spec
+    raise ValueError(f"a {what} entry needs a _target_ (or a name), got {spec}")
 
 
 def _resolve_estimator(estimator) -> tuple[str, Callable]:
     if callable(estimator):
-        return getattr(estimator, "__name__", type(estimator).__name__), estimator
+        return _SHORT_NAMES.get(estimator, getattr(estimator, "__name__", type(estimator).__name__)), estimator
     if isinstance(estimator, str) and estimator in ESTIMATORS:
         return estimator, ESTIMATORS[estimator]
     raise ValueError(
@@ -247,7 +270,7 @@ def compress_sequential(
     except TypeError as exc:
         raise ValueError(f"estimator_params {sorted(params)} do not fit estimator {name!r}: "
                          f"{exc}") from None
-    if name in FIT_ACTIVATIONS and len(ranks) == len(layers):
+    if getattr(fit, "fits_activations", False) and len(ranks) == len(layers):
         raise ValueError(f"layer {len(layers)}: estimator {name!r} fits ReLU activations, but no "
                          "ReLU follows the last layer; use compress_last=False")
 
@@ -281,7 +304,7 @@ def compress_sequential(
             diagnostics.append({
                 "layer": l, "d": d, "N": N, "rank": ranks[l - 1], "estimator": name,
                 "input_mismatch": np.linalg.norm(X_tilde - X) / x_norm if x_norm > 0 else 0.0,
-                "mse": err**2 / (n * N),
+                "mse": mse(Z_tilde, Y),
                 "rel_error": err / y_norm if y_norm > 0 else float(err),
                 "params": min(ranks[l - 1] * (d + N), d * N) + N,
                 "params_full": d * N + N,

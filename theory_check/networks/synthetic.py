@@ -18,8 +18,9 @@ import numpy as np
 
 from .. import designs
 from ..linalg import lstsq
+from ..metrics import mse
 from ..validation import check_choice, check_int, check_rank, check_real
-from .sequential import Layer, compress_sequential, preactivations
+from .sequential import Layer, compress_sequential, preactivations, resolve_target
 
 DESIGNS = ("isotropic", "condition_number", "power_law")
 
@@ -76,8 +77,9 @@ def make_network(
     n_calib, n_test : int
         Calibration and held-out samples; ``n_calib > max(d_in, width)`` so that every
         pretrained weight is determined by its least-squares fit.
-    design : {"isotropic", "condition_number", "power_law"}
-        Design of the network inputs (``theory_check.designs``); calibration and test rows are
+    design : {"isotropic", "condition_number", "power_law"} or callable
+        Design of the network inputs, ``design(rng, n, d, **design_params)`` or the name of one
+        of ``theory_check.designs``; calibration and test rows are
         drawn together and split, so that both come from one distribution.
     design_params : dict, optional
         Keyword parameters of the design.
@@ -98,11 +100,11 @@ def make_network(
     sigma = check_real("sigma", sigma, low=0.0)
     n_test = check_int("n_test", n_test, low=1)
     n_calib = check_int("n_calib", n_calib, low=max(d_in, width) + 1)
-    design = check_choice("design", design, DESIGNS)
+    draw = design if callable(design) else getattr(designs, check_choice("design", design, DESIGNS))
     tail = check_real("tail", tail, low=0.0, high=1.0)
     bias_scale = check_real("bias_scale", bias_scale, low=0.0)
 
-    X_all = getattr(designs, design)(rng, n_calib + n_test, d_in, **(design_params or {}))
+    X_all = draw(rng, n_calib + n_test, d_in, **(design_params or {}))
     X_all = X_all[rng.permutation(n_calib + n_test)]
     X_calib, X_test = X_all[:n_calib], X_all[n_calib:]
 
@@ -144,7 +146,7 @@ def evaluate(net: SyntheticNetwork, estimators, rank: int) -> list[dict]:
     ----------
     net : SyntheticNetwork
     estimators : mapping
-        ``{label: {"name": estimator, **options}}``: the estimator (name or callable) and the
+        ``{label: {"_target_": estimator, **options}}`` (or ``"name"``, a short name): the estimator (name or callable) and the
         ``estimator_params`` of :func:`~theory_check.networks.compress_sequential`.
     rank : int
 
@@ -163,9 +165,9 @@ def evaluate(net: SyntheticNetwork, estimators, rank: int) -> list[dict]:
     networks = {"pretrained": net.pretrained}
     converged = {"pretrained": True}
     for label, spec in estimators.items():
-        options = {k: v for k, v in spec.items() if k != "name"}
+        estimator, options = resolve_target(spec)
         networks[label], diagnostics = compress_sequential(
-            net.pretrained, net.X_calib, rank, spec["name"], estimator_params=options)
+            net.pretrained, net.X_calib, rank, estimator, estimator_params=options)
         converged[label] = all(d["converged"] for d in diagnostics)
     rows = []
     for split, X in (("calibration", net.X_calib), ("test", net.X_test)):
@@ -177,14 +179,13 @@ def evaluate(net: SyntheticNetwork, estimators, rank: int) -> list[dict]:
             for l, ((W, b), (W_star, b_star)) in enumerate(zip(layers, net.truth), start=1):
                 n, N = Z_hat[l - 1].shape
                 err = np.linalg.norm(Z_hat[l - 1] - Z_star[l - 1])
-                local = X_tilde @ (W - W_star) + (b - b_star)
                 rows.append({
                     "estimator": name, "split": split, "layer": l, "n": n, "N": N,
                     "converged": converged[name],
-                    "mse": err**2 / (n * N),
+                    "mse": mse(Z_hat[l - 1], Z_star[l - 1]),
                     "rel_error": err / np.linalg.norm(Z_star[l - 1]),
-                    "mse_pretrained": float(np.sum((Z_hat[l - 1] - Z_pre[l - 1]) ** 2) / (n * N)),
-                    "mse_local": float(np.sum(local**2) / (n * N)),
+                    "mse_pretrained": mse(Z_hat[l - 1], Z_pre[l - 1]),
+                    "mse_local": mse(X_tilde @ W + b, X_tilde @ W_star + b_star),
                 })
                 X_tilde = np.maximum(Z_hat[l - 1], 0.0)
     return rows

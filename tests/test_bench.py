@@ -1,0 +1,50 @@
+"""Every benchmark module keeps the ``run(out_dir)`` contract of ``make bench``; the quick ones
+run at a tiny size and write their csv and markdown tables."""
+
+import importlib
+import inspect
+import pkgutil
+
+import pandas as pd
+import pytest
+
+import theory_check.bench as bench
+from theory_check.bench import write_table
+
+MODULES = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+
+
+def test_the_bench_package_has_its_modules():
+    assert {"blas_threads", "convex", "convex_binding", "large", "relu", "svd", "sweep"} <= set(MODULES)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_each_module_has_run_taking_the_output_folder(name):
+    run = importlib.import_module(f"theory_check.bench.{name}").run
+    params = list(inspect.signature(run).parameters.values())
+    assert params[0].name == "out_dir"
+    # make bench calls run(out_dir) alone: every other parameter needs a default
+    assert all(p.default is not inspect.Parameter.empty for p in params[1:])
+
+
+def test_write_table_writes_the_csv_and_the_captioned_markdown(tmp_path):
+    table = pd.DataFrame({"n": [10, 20], "seconds": [0.123456, 1.5]})
+    write_table(tmp_path / "out", "speed", table, "# Speed")
+    assert pd.read_csv(tmp_path / "out" / "speed.csv").equals(pd.DataFrame({"n": [10, 20], "seconds": [0.1235, 1.5]}))
+    md = (tmp_path / "out" / "speed.md").read_text()
+    assert md.startswith("# Speed\n\n|") and "0.123" in md and md.endswith("|\n")
+    write_table(tmp_path / "out", "other", table, "# Other", body="custom body")
+    assert (tmp_path / "out" / "other.md").read_text() == "# Other\n\ncustom body\n"
+
+
+@pytest.mark.parametrize("name, kwargs, csv", [
+    ("svd", {"sizes": (60,), "repeats": 1}, "data_svd"),
+    ("blas_threads", {"sizes": (60,), "repeats": 1}, "blas_threads"),
+    ("convex_binding", {"sizes": (40,), "ranks": (2,), "seeds": (0,)}, "convex_binding"),
+    ("large", {"sizes": (64,), "repeats": 1}, "large"),
+])
+def test_quick_benchmarks_run_at_a_tiny_size(tmp_path, name, kwargs, csv):
+    table = importlib.import_module(f"theory_check.bench.{name}").run(tmp_path, **kwargs)
+    assert len(table) >= 1
+    assert len(pd.read_csv(tmp_path / f"{csv}.csv")) == len(table)
+    assert "\n\n|" in (tmp_path / f"{csv}.md").read_text()  # a caption, then the table
