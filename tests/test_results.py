@@ -264,3 +264,17 @@ def test_a_run_cleans_tmp_files_left_by_a_killed_write(make_cfg, tmp_path):
     run(make_cfg(*SMALL))
     assert not stale.exists() and fresh.exists()
     assert len(load_results(tmp_path / "raw")) == 2
+
+
+def test_a_column_mixing_numbers_and_text_is_stored_as_text_not_lost(tmp_path):
+    from theory_check.results import read_run, write_rows_atomic
+
+    path = tmp_path / "exp" / "run.parquet"
+    rows = [{"estimator": "convex_linear", "estimator.alpha": 1.0, "mse": 0.1},
+            {"estimator": "convex_linear_cv", "estimator.alpha": "cv", "mse": 0.2},
+            {"estimator": "data_svd", "estimator.alpha": None, "mse": 0.3}]
+    write_rows_atomic(path, rows)
+    stored = read_run(path)
+    assert list(stored["estimator.alpha"][:2]) == ["1.0", "cv"]
+    assert pd.isna(stored["estimator.alpha"][2])
+    assert list(stored["mse"]) == [0.1, 0.2, 0.3]

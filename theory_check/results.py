@@ -103,11 +103,23 @@ def current_umask() -> int:
     return mask
 
 
+def _one_type_per_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns that mix text with numbers (an estimator's ``alpha`` = 1.0 in one row and "cv" in
+    another) as text: parquet stores one type per column, and the rows must not be lost to it."""
+    for column in frame.columns[frame.dtypes == object]:
+        values = frame[column].dropna()
+        kinds = {isinstance(v, str) for v in values}
+        if len(kinds) > 1:
+            missing = frame[column].isna()
+            frame[column] = frame[column].astype(str).where(~missing, None)
+    return frame
+
+
 def write_rows_atomic(path: Path, rows: list[dict]) -> None:
     """Write ``rows`` to ``path`` as parquet, atomically (temp file + ``os.replace``), with the
     permissions the umask gives a new file (``mkstemp`` alone makes it owner-only)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+    table = pa.Table.from_pandas(_one_type_per_column(pd.DataFrame(rows)), preserve_index=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
