@@ -285,15 +285,16 @@ def test_a_batched_run_stores_the_rows_of_the_same_single_run(make_cfg, tmp_path
     pd.testing.assert_frame_equal(by_key(swept, drop=drop), by_key(single, drop=drop))
 
 
-def test_joblib_workers_start_and_import_during_validation():
+def test_joblib_workers_start_during_validation_and_stop_at_the_end():
     """The joblib launcher's loky workers are started (and have imported the package) by the
-    time the sweep launches, and the launcher's own Parallel call reuses them."""
+    time the sweep launches, the launcher's own Parallel call reuses them, and they are stopped
+    when the sweep ends."""
     from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
     from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
     from joblib import Parallel, delayed
     from omegaconf import OmegaConf
 
-    from theory_check.sweep import _start_workers
+    from theory_check.sweep import _start_workers, _stop_workers
 
     class Launcher:  # the attribute Hydra's JoblibLauncher keeps its Parallel arguments in
         joblib = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(JobLibLauncherConf)).items()
@@ -308,3 +309,7 @@ def test_joblib_workers_start_and_import_during_validation():
     # eval, not a function of this module: unpickling one would import theory_check.run.
     imported = "'theory_check.run' in __import__('sys').modules"
     assert all(Parallel(**settings)(delayed(eval)(imported) for _ in range(4)))
+    # At the end of the sweep they are stopped: the next Parallel call gets new processes.
+    before = set(Parallel(**settings)(delayed(os.getpid)() for _ in range(8)))
+    _stop_workers(Launcher())
+    assert not before & set(Parallel(**settings)(delayed(os.getpid)() for _ in range(8)))
