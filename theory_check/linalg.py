@@ -43,9 +43,10 @@ def truncate(A: np.ndarray, rank: int) -> np.ndarray:
 #: "svd": one SVD of the matrix (weight_svd); "closed_form": an SVD of X̃ and products with it
 #: (data_svd); "iterative": a spectral decomposition and a few products per iteration
 #: (project_K, tobit_apg and the estimators built on them). Measured crossovers were
-#: 600 / 1000 / 1400 on an idle machine and 1400 / 1000 / 1000 at load 3–6; below them the
-#: default threads were up to 400× slower on a busy machine, above them one thread at most
-#: 1.6× slower, so the values sit at the upper end of the measurements.
+#: 600 / 1000 / 400 on an idle machine (two runs; an earlier idle run gave 1400 for
+#: "iterative") and 1400 / 1000 / 1000 at load 3–6. Below them the default threads were up to
+#: 400× slower on a busy machine; above them one thread was at most 1.7× slower on an idle one.
+#: That asymmetry puts the values at the upper end of the measurements.
 BLAS_CROSSOVER = {"svd": 1000, "closed_form": 1000, "iterative": 1400}
 #: BLAS implementations whose thread count is process-wide and set through their own API.
 _LIMITED_APIS = ("openblas", "mkl")
