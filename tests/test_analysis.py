@@ -202,3 +202,24 @@ def test_log_factor_is_identified_when_n_moves_alone():
     ns = [256, 1024, 4096, 16384, 65536]
     best, text = log_exponent_fits(log_factor_rows(ns, [8] * 5, 0.5), [0, 0.5, 1])
     assert best == 0.5 and "not identified" not in text
+
+
+def test_a_constant_is_checked_only_against_the_rate_it_was_registered_for():
+    df = synthetic_rows(1.0, scale=2.0)
+    df["rate_sqrt"] = df["rate_thm31"]
+    registered = Figure(figure="f", title="t", theorem="3.1", rate="rate_thm31", reference="dof_thm31",
+                        estimator="data_svd", sweeps=(Sweep("sw", "sharp"),), constant={"value": 1.25})
+    other_rate = Figure(figure="g", title="t", theorem="3.1", rate="rate_sqrt",
+                        estimator="data_svd", sweeps=(Sweep("sw", "upper_bound"),))
+    verdicts, _ = analyze(df, [registered, other_rate])
+    checked, unchecked = verdicts.iloc[0], verdicts.iloc[1]
+    assert checked["verdict"].startswith("bound violated")  # MSE = 2 × rate > 1.25 × rate
+    assert checked["constant_bound"] == 1.25
+    assert np.isnan(unchecked["constant_bound"]) and "not checked" in unchecked["verdict"]
+
+
+def test_a_falling_exponent_below_the_band_says_whether_the_constant_held_over_the_sweep():
+    verdict = claim_verdict("tight", 0.84, (np.nan, np.nan), direction=-1, constant=0.28,
+                            ci=(0.81, 0.87), bound=0.5, where="n = 512")
+    assert verdict.startswith("bound violated: MSE / rate grows as the rate falls")
+    assert "stays below the pre-registered C = 0.5 (max 0.28 at n = 512)" in verdict
