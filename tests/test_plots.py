@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from theory_check.experiments import Figure, Sweep
-from theory_check.plots import PLOTS, draw_rate_figure, y_limits
+from theory_check.plots import PLOTS, TICK_GAP, draw_rate_figure, labelled_ticks, y_limits
 
 X = np.array([100.0, 200.0, 400.0, 800.0])
 FIG = Figure(figure="synthetic", title="t", theorem="3.1", theorem_title="T", rate="rate_x",
@@ -81,3 +81,47 @@ def test_one_seeds_blow_up_on_a_network_layer_is_written_not_drawn(tmp_path, mon
     assert ax.get_ylim()[1] < 10.0
     assert [t.get_text() for t in ax.texts] == ["max 1e+09"]
     plt.close(kept[0])
+
+
+SIGNAL = np.array([0.05, 0.1, 0.2, 0.4, 1.0])
+SNR_FIG = Figure(figure="snr", title="t", theorem="3.1", theorem_title="T",
+                 rate="reference_asymptotic", rate_label="asymptotic risk", reference="dof",
+                 reference_label="DoF", estimator="est", sweeps=(Sweep("s_signal", "reference"),))
+
+
+def snr_points():
+    asymptotic = np.array([0.10, 0.11, 0.09, 0.06, 0.05])
+    mse = 0.9 * asymptotic  # a fitted constant (0.9) would pull the drawn risk onto the points
+    return pd.DataFrame({"estimator": "est", "x": SIGNAL, "mse_mean": mse, "mse_q10": 0.95 * mse,
+                         "mse_q90": 1.05 * mse, "rate": asymptotic, "reference": 0.05,
+                         "snr_min": SIGNAL / 0.25, "varied": "model.signal", "sweep": "s_signal",
+                         "figure": "snr"})
+
+
+def test_a_reference_claim_draws_its_predictions_as_they_are_and_marks_the_threshold():
+    pts = snr_points()
+    f = draw_rate_figure(SNR_FIG, pts, VERDICTS.assign(sweep="s_signal"))
+    ax = f.axes[0]
+    by_label = {line.get_label(): line for line in ax.lines}
+    np.testing.assert_array_equal(by_label["asymptotic risk"].get_ydata(), pts["rate"])
+    np.testing.assert_array_equal(by_label["DoF"].get_ydata(), pts["reference"])
+    # s_r / threshold = signal / 0.25 crosses 1 between the points at 0.2 and 0.4, at 0.25
+    threshold = [line for label, line in by_label.items() if label.startswith("detection")]
+    assert len(threshold) == 1
+    np.testing.assert_allclose(threshold[0].get_xdata(), [0.25, 0.25])
+    plt.close(f)
+
+
+def test_no_threshold_line_where_the_sweep_stays_above_it():
+    pts = snr_points().assign(snr_min=lambda p: p["x"] * 100)
+    f = draw_rate_figure(SNR_FIG, pts, VERDICTS.assign(sweep="s_signal"))
+    assert not [line for line in f.axes[0].lines if line.get_label().startswith("detection")]
+    plt.close(f)
+
+
+def test_clustered_sweep_values_get_labels_far_enough_apart():
+    xs = [3, 1, 0.5, 0.3, 0.2, 0.14, 0.1, 0.07, 0.035]
+    shown = labelled_ticks(xs)
+    gaps = np.diff(np.log10(shown)) / np.log10(3 / 0.035)
+    assert shown[0] == 0.035 and shown[-1] == 3 and gaps.min() >= TICK_GAP
+    assert labelled_ticks([100, 200, 400, 800]) == [100, 200, 400, 800]

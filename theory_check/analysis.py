@@ -201,6 +201,8 @@ def point_table(rows: pd.DataFrame, varied: str, rate: str, reference: str | Non
     }
     if reference and reference in rows:
         agg["reference"] = (reference, "mean")
+    if "meta.snr_min" in rows:  # s_r / (kN)^¼σ: figures mark where it crosses the threshold 1
+        agg["snr_min"] = ("meta.snr_min", "mean")
     table = rows.groupby(["estimator", varied], sort=True).agg(**agg).reset_index()
     table["constant"] = table["mse_mean"] / table["rate"]
     if "reference" in table:

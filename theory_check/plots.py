@@ -3,7 +3,10 @@
 Every sweep figure has one log-log panel per sweep: MSE against the varied parameter for each
 estimator (mean over seeds, bars from the 10% to the 90% quantile), the theorem's rate drawn
 through the data with the fitted constant, and the reference prediction (when the figure has
-one, e.g. Theorem 3.1's degrees-of-freedom count) drawn as is.
+one, e.g. Theorem 3.1's degrees-of-freedom count) drawn as is. On a sweep whose claim is
+``reference`` the rate is itself a prediction with constant 1 (the spiked-model risk), so it
+is drawn as is too: a fitted constant would hide the gap the claim is about. Where the points'
+``snr_min`` (s_r over the detection threshold (kN)^¼σ) crosses 1, a vertical line marks it.
 
 The y-axis is set by what the figure is about: the theorem's estimator, its rate and reference,
 and the baselines that stay within :data:`OFF_SCALE_DECADES` of them. A baseline point beyond
@@ -33,6 +36,8 @@ SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.al
 OFF_SCALE_DECADES = 1.0
 #: Room left between the outermost drawn value and the axis edge (a factor on a log axis).
 MARGIN = 1.3
+#: Closest two labelled x ticks may be, as a fraction of the axis' log span (≈ a label's width).
+TICK_GAP = 0.1
 
 
 def y_limits(core, others) -> tuple[float, float]:
@@ -71,6 +76,38 @@ def _series(ax, e: pd.DataFrame, color, label: str, limits: tuple[float, float])
                     xytext=(4, -9 if above else 3), fontsize=6, color=color)
 
 
+def labelled_ticks(xs, gap: float = TICK_GAP) -> list[float]:
+    """The sweep values that get a tick label: left to right, each at least ``gap`` of the
+    log span from the last labelled one (the last value always labelled, the one before it
+    dropped if too close), so labels of clustered values do not overlap."""
+    xs = np.sort(np.asarray(xs, float))
+    if xs.size < 2:
+        return list(xs)
+    span = np.log10(xs[-1] / xs[0]) or 1.0
+    kept = [xs[0]]
+    for x in xs[1:-1]:
+        if np.log10(x / kept[-1]) >= gap * span:
+            kept.append(x)
+    if len(kept) > 1 and np.log10(xs[-1] / kept[-1]) < gap * span:
+        kept.pop()
+    return [*kept, xs[-1]]
+
+
+def threshold_crossing(x, snr) -> float:
+    """The x where ``snr`` (s_r over the detection threshold) crosses 1, interpolated linearly
+    in log x against log snr between the two points around it; NaN if it does not cross."""
+    x, snr = np.asarray(x, float), np.asarray(snr, float)
+    ok = np.isfinite(x) & np.isfinite(snr) & (x > 0) & (snr > 0)
+    x, log_snr = np.log(x[ok]), np.log(snr[ok])
+    order = np.argsort(x)
+    x, log_snr = x[order], log_snr[order]
+    for i in range(len(x) - 1):
+        a, b = log_snr[i], log_snr[i + 1]
+        if a != b and min(a, b) <= 0.0 <= max(a, b):
+            return float(np.exp(x[i] + (x[i + 1] - x[i]) * (0.0 - a) / (b - a)))
+    return np.nan
+
+
 def rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame, path: Path) -> Path:
     """Draw ``fig``'s panels from its rows of ``points`` and ``verdicts``; write a PNG."""
     f = draw_rate_figure(fig, points, verdicts)
@@ -89,14 +126,16 @@ def draw_rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame):
     sns.set_theme(style="whitegrid", context="paper")
     ncols = min(len(sweeps), 4)
     nrows = math.ceil(len(sweeps) / ncols)
-    f, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.6 * nrows), squeeze=False)
+    f, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.8 * nrows), squeeze=False)
     palette = dict(zip(fig.estimators, sns.color_palette("colorblind", len(fig.estimators))))
+    claims = {s.name: s.claim for s in fig.sweeps}
     for ax, sweep in zip(axes.flat, sweeps):
         pts = points[points["sweep"] == sweep].sort_values("x")
         main = pts[pts["estimator"] == fig.estimator]
         core = [main["mse_q10"], main["mse_mean"], main["mse_q90"]]
         if len(main):
-            c_fit = float(np.exp(np.mean(np.log(main["mse_mean"] / main["rate"]))))
+            c_fit = (1.0 if claims.get(sweep) == "reference"
+                     else float(np.exp(np.mean(np.log(main["mse_mean"] / main["rate"])))))
             core.append(c_fit * main["rate"])
             has_reference = "reference" in main and main["reference"].notna().any()
             if has_reference:
@@ -109,18 +148,27 @@ def draw_rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame):
                 _series(ax, e, palette[est], est, limits)
         if len(main):
             ax.plot(main["x"], c_fit * main["rate"], "--", color="0.35",
-                    label=f"{c_fit:.2g}·{fig.rate_text}")
+                    label=fig.rate_text if claims.get(sweep) == "reference"
+                    else f"{c_fit:.2g}·{fig.rate_text}")
             if has_reference:
                 ax.plot(main["x"], main["reference"], ":", color="black", lw=1.5,
                         label=fig.reference_text)
+            if "snr_min" in main:
+                at = threshold_crossing(main["x"], main["snr_min"])
+                if np.isfinite(at):
+                    ax.axvline(at, color="firebrick", lw=1, ls="-.",
+                               label=rf"detection threshold $s_r = (kN)^{{1/4}}\sigma$ at {at:.2g}")
         varied = pts["varied"].iloc[0]
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(*limits)
-        # Ticks at the sweep's own values: log-axis defaults overlap or vanish on short ranges.
+        # Ticks at the sweep's own values (log-axis defaults vanish on short ranges), labels
+        # only where they do not overlap their neighbours.
         xs = np.sort(pts["x"].unique())
+        shown = labelled_ticks(xs)
         ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(xs))
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([f"{x:g}" for x in xs]))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter(
+            [f"{x:g}" if x in shown else "" for x in xs]))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(SYMBOLS.get(varied, varied))
         ax.set_ylabel("MSE  ‖X̃(Ŵ−W*)‖²/(nN)")
@@ -130,7 +178,8 @@ def draw_rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame):
             v = v.iloc[0]
             subtitle = f"\n{fig.estimator}: b = {v.fitted_exponent:.2f} [{v.ci_low:.2f}, {v.ci_high:.2f}]"
         ax.set_title(f"{sweep}{subtitle}", fontsize=9)
-        ax.legend(fontsize=7, loc="best")
+        # Below the panel: inside, it covered the points wherever the curves span the axis.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     for ax in list(axes.flat)[len(sweeps):]:
         ax.set_visible(False)
     f.suptitle(fig.title, fontsize=11)
