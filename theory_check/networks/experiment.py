@@ -25,10 +25,10 @@ from ..paths import conf_dir  # noqa: E402
 from ..plots import y_limits  # noqa: E402
 from ..provenance import provenance  # noqa: E402
 from ..results import write_rows_atomic  # noqa: E402
-from ..validation import check_int  # noqa: E402
+from ..validation import check_choice, check_int, check_real  # noqa: E402
 from .digits import evaluate_ranks, spectra, split_digits, train_mlp  # noqa: E402
 from .sequential import resolve_target  # noqa: E402
-from .synthetic import evaluate, make_network  # noqa: E402
+from .synthetic import PRETRAINED, SIGNAL_MS, evaluate, make_network  # noqa: E402
 
 def load_config(name: str, scale: str) -> dict:
     """``conf/network/<name>.yaml`` as a plain dict, with ``scales.<scale>`` applied on top."""
@@ -42,6 +42,39 @@ def load_config(name: str, scale: str) -> dict:
     cfg.update(scales[scale] or {})
     cfg["scale"] = scale
     return cfg
+
+
+def report_config(cfg: dict, estimators: tuple[str, ...], numbers: dict) -> dict:
+    """``cfg["report"]``, checked before any training: ``estimators`` are the keys naming run
+    estimators (the prose compares them), ``numbers`` maps the numeric keys to their allowed
+    lower bound (``table_ranks`` a list of ranks)."""
+    report = cfg.get("report")
+    if not isinstance(report, dict):
+        raise ValueError(f"network {cfg.get('figure')!r}: 'report' must be a mapping with keys "
+                         f"{sorted([*estimators, *numbers])}, got {report!r}")
+    missing = sorted((set(estimators) | set(numbers)) - set(report))
+    if missing:
+        raise ValueError(f"network {cfg.get('figure')!r}: report is missing {missing}")
+    for key in estimators:
+        check_choice(f"report.{key}", report[key], list(cfg["estimators"]))
+    for key, low in numbers.items():
+        values = report[key] if isinstance(report[key], list) else [report[key]]
+        for value in values:
+            (check_int if isinstance(low, int) else check_real)(f"report.{key}", value, low=low)
+    return report
+
+
+def _range(values, fmt: str = ".3g") -> str:
+    """``min–max`` of ``values`` in the sections' number format."""
+    return f"{min(values):{fmt}}–{max(values):{fmt}}"
+
+
+def _power_of_ten(value: float) -> str:
+    """``1e-3`` as ``10⁻³`` (other values as ``%g``), as the sections write a cut-off."""
+    exponent = np.log10(value) if value > 0 else np.nan
+    if exponent == np.round(exponent):
+        return "10" + str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{value:g}"
 
 
 def _rng(cfg: dict, seed: int) -> np.random.Generator:
@@ -126,35 +159,36 @@ def _synthetic_markdown(table: pd.DataFrame, cfg: dict, order: list[str]) -> str
     last = summary.pivot_table(index=["design", "sigma"], columns="estimator", values="last",
                                observed=True)
     panels = len(growth)
-    data_labels = [e for e in order if e.startswith("data_svd")]
-    grows = bool((growth["weight_svd"] > 1).all())
+    base = cfg["report"]["baseline"]
+    grows = bool((growth[base] > 1).all())
     parts = [
-        f"Over {panels} settings (input design × σ), the test MSE of [W]_r (weight_svd) against the "
-        f"ground-truth network changes by a median factor of {growth['weight_svd'].min():.3g}–"
-        f"{growth['weight_svd'].max():.3g} from layer 1 to layer {L}: the weight-only baseline's "
+        f"Over {panels} settings (input design × σ), the test MSE of [W]_r ({base}) against the "
+        f"ground-truth network changes by a median factor of {_range(growth[base])} from layer 1 "
+        f"to layer {L}: the weight-only baseline's "
         + ("error grows with depth in every setting." if grows
            else "error does not grow with depth in every setting.")
     ]
-    for label in data_labels:
-        wins = int((last[label] < last["weight_svd"]).sum())
+    for label in (e for e in order if e not in (base, PRETRAINED)):
+        wins = int((last[label] < last[base]).sum())
         parts.append(
-            f"{label} grows by {growth[label].min():.3g}–{growth[label].max():.3g}× and ends below "
-            f"weight_svd at layer {L} in {wins} of {panels} settings."
+            f"{label} grows by {_range(growth[label])}× and ends below {base} at layer {L} in "
+            f"{wins} of {panels} settings."
         )
-    noisy = last["pretrained"] > 1.0
     parts.append(
-        f"The uncompressed pretrained network's own error changes by "
-        f"{growth['pretrained'].min():.3g}–{growth['pretrained'].max():.3g}×, so growth with depth "
-        "is not specific to compression: noise in the pretrained weights is amplified through the "
-        "layers, and data-driven compression, which targets the pretrained pre-activations "
-        "(bottom row), reproduces that network rather than the ground truth."
+        f"The uncompressed pretrained network's own error changes by {_range(growth[PRETRAINED])}×, "
+        "so growth with depth is not specific to compression: noise in the pretrained weights is "
+        "amplified through the layers, and data-driven compression, which targets the pretrained "
+        "pre-activations (bottom row), reproduces that network rather than the ground truth."
     )
+    noisy = last[PRETRAINED] > SIGNAL_MS
     if noisy.any():
         settings = ", ".join(f"{d} σ={s:g}" for d, s in last.index[noisy])
+        signal = "the unit signal" if SIGNAL_MS == 1 else f"the signal's mean square {SIGNAL_MS:g}"
+        others = ", ".join(e for e in order if e not in (base, PRETRAINED))
         parts.append(
-            f"Where the pretrained network's layer-{L} MSE exceeds the unit signal ({settings}), it "
-            "is no longer a useful target, and there the truncation of the noisy weight in [W]_r "
-            "acts as a regulariser; compare weight_svd and data_svd there before reading the "
+            f"Where the pretrained network's layer-{L} MSE exceeds {signal} ({settings}), it is "
+            f"no longer a useful target, and there the truncation of the noisy weight in [W]_r "
+            f"acts as a regulariser; compare {base} with {others} there before reading the "
             "paper's claim into the data."
         )
     return (
@@ -187,6 +221,7 @@ def run_synthetic(scale: str, results_root: Path, jobs: int) -> str:
         The section for REPORT.md; links are relative to ``results_root``.
     """
     cfg = load_config("synthetic", scale)
+    report_config(cfg, ("baseline",), {})
     results_root = Path(results_root)
     rows = [row for part in _parallel(_synthetic_seed, cfg, jobs) for row in part]
     meta = provenance()
@@ -194,7 +229,7 @@ def run_synthetic(scale: str, results_root: Path, jobs: int) -> str:
     write_rows_atomic(table_path, [{**row, **meta} for row in rows])
 
     table = pd.read_parquet(table_path)
-    order = [*cfg["estimators"], "pretrained"]
+    order = [*cfg["estimators"], PRETRAINED]
     plot_synthetic(table, results_root / "figures" / "networks_synthetic.png", order)
     return _synthetic_markdown(table, cfg, order)
 
@@ -271,9 +306,10 @@ def _digits_markdown(acc: pd.DataFrame, layers: pd.DataFrame, spec: pd.DataFrame
                      order: list[str]) -> str:
     mean_acc = acc.groupby(["estimator", "rank"], as_index=False)[["accuracy", "param_fraction"]].mean()
     original = float(acc.loc[acc["estimator"] == "original", "accuracy"].mean())
+    report = cfg["report"]
+    base, compared, regularised = report["baseline"], report["compared"], report["regularised"]
     ranks = sorted(r for r in mean_acc.loc[mean_acc["estimator"] != "original", "rank"].unique())
-    shown_ranks = [r for r in (2, 4, 8, 16, 32, 64) if r in ranks] + [ranks[-1]]
-    shown_ranks = sorted(set(shown_ranks))
+    shown_ranks = sorted({r for r in report["table_ranks"] if r in ranks} | {ranks[-1]})
     acc_wide = mean_acc[mean_acc["estimator"] != "original"].pivot_table(
         index="rank", columns="estimator", values="accuracy")[order]
     fraction = mean_acc.groupby("rank")["param_fraction"].first()
@@ -286,46 +322,50 @@ def _digits_markdown(acc: pd.DataFrame, layers: pd.DataFrame, spec: pd.DataFrame
     spec_table = spec_mean[spec_cols].astype({"layer": int, "d": int, "N": int})
 
     hidden = spec_mean[spec_mean["layer"] < spec_mean["layer"].max()]
-    low = 4 if 4 in ranks else ranks[0]
+    quick_rank = report["low_rank"] in ranks  # else the smallest rank run, without the verdict
+    low = report["low_rank"] if quick_rank else ranks[0]
     at_low = acc_wide.loc[low]
     lower = (hidden["preact_energy90"] < hidden["weight_energy90"]).all()
     reff_lower = (hidden["preact_r_eff"] < hidden["weight_r_eff"]).all()
     parts = [
-        f"Hidden-layer weights need {hidden['weight_energy90'].min():.0f}–"
-        f"{hidden['weight_energy90'].max():.0f} directions for 90% of their energy, the calibration "
-        f"pre-activations {hidden['preact_energy90'].min():.0f}–{hidden['preact_energy90'].max():.0f} "
-        f"({hidden['preact_centered_energy90'].min():.0f}–"
-        f"{hidden['preact_centered_energy90'].max():.0f} after removing the column means): "
+        f"Hidden-layer weights need {_range(hidden['weight_energy90'], '.0f')} directions for 90% "
+        f"of their energy, the calibration pre-activations "
+        f"{_range(hidden['preact_energy90'], '.0f')} "
+        f"({_range(hidden['preact_centered_energy90'], '.0f')} after removing the column means): "
         + ("in every hidden layer the features are lower-rank than the weights, as the paper's "
            "premise says." if lower else "the premise that features are lower-rank than the "
            "weights fails in at least one hidden layer.")
-        + f" The effective rank of Definition 4.1 (weights {hidden['weight_r_eff'].min():.3g}–"
-        f"{hidden['weight_r_eff'].max():.3g}, pre-activations {hidden['preact_r_eff'].min():.3g}–"
-        f"{hidden['preact_r_eff'].max():.3g}) "
+        + f" The effective rank of Definition 4.1 (weights {_range(hidden['weight_r_eff'])}, "
+        f"pre-activations {_range(hidden['preact_r_eff'])}) "
         + ("orders them the same way" if reff_lower else "does not order them the same way")
         + "; it is far below the 90%-energy ranks for both, because ‖M‖_∞ is set by a few large "
         "entries (r_eff can fall below 1).",
         f"At rank {low} ({fraction.loc[low]:.1%} of the parameters) the original accuracy "
         f"{original:.3f} drops to " + ", ".join(f"{at_low[e]:.3f} ({e})" for e in order) + ".",
     ]
-    gap = at_low["data_svd"] - at_low["weight_svd"]
+    gap = at_low[compared] - at_low[base]
+    threshold = report["accuracy_gap"]
     parts.append(
-        f"Sequential data_svd's accuracy is {abs(gap):.3f} {'above' if gap > 0 else 'below'} "
+        f"Sequential {compared}'s accuracy is {abs(gap):.3f} {'above' if gap > 0 else 'below'} "
         "that of [W]_r there"
-        + (f": the quick check's finding (data_svd at rank 4 far above [W]_r) "
-           f"{'holds' if gap > 0.05 else 'does not hold'} (threshold: 5 points)." if low == 4 else ".")
+        + (f": the quick check's finding ({compared} at rank {low} far above [W]_r) "
+           f"{'holds' if gap > threshold else 'does not hold'} "
+           f"(threshold: {100 * threshold:g} points)." if quick_rank else ".")
     )
-    data_err = layers[(layers["estimator"] == "data_svd") & (layers["rank"] <= 16)]
-    weight_err = layers[(layers["estimator"] == "weight_svd") & (layers["rank"] <= 16)]
-    if len(data_err) and data_err["rel_error"].max() > 1.0:
+    low_ranks = layers["rank"] <= report["erratic_ranks"]
+    data_err = layers[(layers["estimator"] == compared) & low_ranks]
+    weight_err = layers[(layers["estimator"] == base) & low_ranks]
+    if len(data_err) and data_err["rel_error"].max() > report["erratic_error"]:
         worst = data_err.loc[data_err["rel_error"].idxmax()]
+        rcond = cfg["estimators"][regularised]["rcond"]
         parts.append(
-            f"Plain data_svd is erratic on held-out inputs at low rank: its relative test "
+            f"Plain {compared} is erratic on held-out inputs at low rank: its relative test "
             f"pre-activation error reaches {worst['rel_error']:.3g} (layer {int(worst['layer'])}, "
-            f"rank {int(worst['rank'])}; weight_svd stays below {weight_err['rel_error'].max():.3g}), "
+            f"rank {int(worst['rank'])}; {base} stays below {weight_err['rel_error'].max():.3g}), "
             "because once an upstream layer is compressed its ReLU outputs X̃ are nearly low-rank "
             "and Σ⁻¹ in Ŵ = VΣ⁻¹[UᵀY]_r amplifies directions the calibration set barely spans; "
-            "cutting singular values below 10⁻³·s_max (data_svd_rcond1e-3) removes this."
+            f"cutting singular values below {_power_of_ten(rcond)}·s_max ({regularised}) removes "
+            "this."
         )
     return (
         f"### MLP trained on digits\n\n![networks_digits](figures/networks_digits.png)\n\n"
@@ -360,6 +400,12 @@ def run_digits(scale: str, results_root: Path, jobs: int) -> str:
         The section for REPORT.md; links are relative to ``results_root``.
     """
     cfg = load_config("digits", scale)
+    report_config(cfg, ("baseline", "compared", "regularised"),
+                  {"table_ranks": 1, "low_rank": 1, "accuracy_gap": 0.0, "erratic_ranks": 1,
+                   "erratic_error": 0.0})
+    if "rcond" not in cfg["estimators"][cfg["report"]["regularised"]]:
+        raise ValueError(f"report.regularised {cfg['report']['regularised']!r} must be an "
+                         "estimator with an 'rcond' option (the section quotes it)")
     for rank in cfg["ranks"]:
         check_int("ranks entry", rank, low=1)
     results_root = Path(results_root)

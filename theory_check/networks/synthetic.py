@@ -25,6 +25,12 @@ from .sequential import Layer, compress_sequential, preactivations, resolve_targ
 DESIGNS = ("isotropic", "condition_number", "power_law")
 
 
+#: Mean square of the ground truth's centred pre-activations at every layer (unit RMS), so σ is a
+#: noise-to-signal ratio, and a network whose error exceeds it is no longer a useful target.
+SIGNAL_MS = 1.0
+#: The estimator label of the uncompressed pretrained network in :func:`evaluate`'s rows.
+PRETRAINED = "pretrained"
+
 @dataclass(frozen=True)
 class SyntheticNetwork:
     """Ground truth and pretrained network with their inputs.
@@ -124,7 +130,7 @@ def make_network(
         # singular values blow the least-squares noise X⁺G up. Unit RMS pre-activations at every
         # depth keep σ a fixed noise-to-signal ratio.
         Z_star -= Z_star.mean(axis=0)
-        scale = np.sqrt(np.mean(Z_star**2))
+        scale = np.sqrt(np.mean(Z_star**2) / SIGNAL_MS)
         W_star /= scale
         b_star = -(X @ W_star).mean(axis=0) + bias_scale * rng.standard_normal(width)
         Z_star = X @ W_star + b_star
@@ -162,8 +168,8 @@ def evaluate(net: SyntheticNetwork, estimators, rank: int) -> list[dict]:
         inputs ``X̃_l``, and ``mse_pretrained`` = ‖Ẑ_l − Z_l‖_F² / (nN) against the pretrained
         network's pre-activations ``Z_l`` (the compression error proper).
     """
-    networks = {"pretrained": net.pretrained}
-    converged = {"pretrained": True}
+    networks = {PRETRAINED: net.pretrained}
+    converged = {PRETRAINED: True}
     for label, spec in estimators.items():
         estimator, options = resolve_target(spec)
         networks[label], diagnostics = compress_sequential(
