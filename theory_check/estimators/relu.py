@@ -19,7 +19,7 @@ import scipy.optimize
 
 from ..linalg import ColumnSpace, blas_threads_by_size, thin_svd
 from ..problem import Problem
-from ..solvers.tobit import tobit_apg
+from ..solvers.tobit import check_activations, tobit_apg
 from ..solvers.tobit_em import tobit_em
 from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
                           check_real, check_sigma)
@@ -32,14 +32,8 @@ from .svd import data_svd
 def _check_relu_data(X_tilde, Y, rank, allow_cv=False):
     X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
-    Y = check_matrix("Y", Y, rows=n)
+    Y = check_activations(Y, rows=n)
     rank = (cv.check_rank_or_cv if allow_cv else check_rank)(rank, max_rank=min(d, Y.shape[1]))
-    if np.any(Y < 0):
-        raise ValueError("Y has negative entries, but ReLU outputs are never negative: "
-                         "Y must be the observed activations ReLU(Z* + G)")
-    if not np.any(Y > 0):
-        raise ValueError("Y is all zero: every activation is censored, so the data carry no "
-                         "information about Z*")
     return X_tilde, Y, rank
 
 

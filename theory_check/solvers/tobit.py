@@ -71,14 +71,25 @@ def _censored_curvature(z):
     return np.minimum(h, 1.0)
 
 
-def _check_data(Y, sigma):
-    Y = check_matrix("Y", Y)
-    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
+def check_activations(Y, *, rows=None, nonzero=True):
+    """``Y`` as observed ReLU activations: a finite matrix (with ``rows`` rows), no negative
+    entry, and (``nonzero``) not all zero. The one ReLU data check of the solvers and
+    estimators."""
+    Y = check_matrix("Y", Y, rows=rows)
     if np.any(Y < 0):
         raise ValueError(
             "Y has negative entries, but ReLU outputs are never negative: "
             "Y must be the observed activations ReLU(Z* + G)"
         )
+    if nonzero and not np.any(Y > 0):
+        raise ValueError("Y is all zero: every activation is censored, so the data carry no "
+                         "information about Z*")
+    return Y
+
+
+def _check_data(Y, sigma, *, nonzero=False):
+    Y = check_activations(Y, nonzero=nonzero)
+    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
     return Y, sigma
 
 
@@ -257,10 +268,7 @@ def tobit_apg(
         ``projection_iterations`` (total), ``time``. ``converged`` needs both the
         certificate and that projection within their tolerances.
     """
-    Y, sigma = _check_data(Y, sigma)
-    if not np.any(Y > 0):
-        raise ValueError("Y is all zero: every activation is censored and the likelihood "
-                         "carries no information about the scale of Z*")
+    Y, sigma = _check_data(Y, sigma, nonzero=True)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     sigma = check_sigma(sigma, scale=max(alpha, float(Y.max())))
     r = check_real("r", r, low=0.0, low_open=True)
@@ -407,9 +415,7 @@ def tobit_reference(
     """
     import cvxpy as cp
 
-    Y, sigma = _check_data(Y, sigma)
-    if not np.any(Y > 0):
-        raise ValueError("Y is all zero: the Tobit likelihood has no finite minimizer scale")
+    Y, sigma = _check_data(Y, sigma, nonzero=True)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     sigma = check_sigma(sigma, scale=max(alpha, float(Y.max())))
     r = check_real("r", r, low=0.0, low_open=True)

@@ -109,11 +109,8 @@ def tobit_em(Y, *, sigma: float, rank: int, basis=None, M0=None, tol: float = 1e
         rounding), ``objective_history`` (after each step), ``exact_steps``, ``restarts``,
         ``time``.
     """
-    Y, sigma = _check_data(Y, sigma)
+    Y, sigma = _check_data(Y, sigma, nonzero=True)
     n, N = Y.shape
-    if not np.any(Y > 0):
-        raise ValueError("Y is all zero: every activation is censored, so the data carry no "
-                         "information about M")
     if basis is not None:
         basis = check_matrix("basis", basis, rows=n)
     k = n if basis is None else basis.shape[1]
