@@ -10,7 +10,8 @@ from theory_check.estimators import (convex_linear, data_svd, relu_mle, relu_non
 from theory_check.linalg import thin_svd
 from theory_check.models import relu
 from theory_check.run import run
-from theory_check.solvers.tobit import tobit_loss, tobit_reference
+from theory_check.solvers.reference import tobit_reference
+from theory_check.solvers.tobit import tobit_loss
 
 
 def model_r(seed, n, d, N, r=2, sigma=0.5, alpha=1.0, family="low_rank"):

@@ -12,8 +12,8 @@ entries and ``λ(z)/σ`` on the zeros, ``z = −M/σ`` and ``λ = φ/Φ`` the in
 restarted whenever the objective increases) with the Theorem-4.4 projection
 (:func:`theory_check.solvers.projection.project_K`), warm-started across iterations and
 solved only as accurately as the current step needs.
-:func:`tobit_reference` is an independent path for tests and benchmarks: damped proximal
-Newton whose quadratic subproblems over K are solved by cvxpy.
+:func:`theory_check.solvers.reference.tobit_reference` is an independent path for tests and
+benchmarks.
 """
 
 from __future__ import annotations
@@ -355,125 +355,6 @@ def tobit_apg(
         "restarts": restarts,
         "projection_certificate": proj_cert,
         "projection_iterations": proj_iters,
-        "time": time.perf_counter() - start,
-    }
-    return x, info
-
-
-def _curvature(M, positive, sigma):
-    """Diagonal of ∇²f: 1/σ² on positive entries, ``λ(z)(λ(z) + z)/σ²`` (in (0, 1/σ²)) on zeros."""
-    h = np.where(positive, 1.0, _censored_curvature(-M / sigma))
-    # Floor the vanishing curvature deep in the censored region so that the quadratic
-    # subproblems stay well posed; any positive diagonal still gives a descent direction.
-    return np.clip(h, 1e-8, 1.0) / sigma**2
-
-
-@blas_threads_by_size("iterative")
-def tobit_reference(
-    Y,
-    *,
-    sigma: float,
-    alpha: float,
-    r: float,
-    basis=None,
-    solver: str = "SCS",
-    tol: float = 1e-10,
-    max_iter: int = 50,
-    solver_options: dict | None = None,
-):
-    """Reference minimizer of the Tobit likelihood over K: damped proximal Newton with cvxpy.
-
-    Each step minimizes the exact second-order model of f at the current iterate (diagonal
-    Hessian, see ``_curvature``) over ``K(α, r) ∩ col(basis)⊗R^N`` with cvxpy (the nuclear-norm
-    ball as a semidefinite constraint), then backtracks along the segment to the model's
-    minimizer (which stays in K) until the Armijo condition holds. The objective is always
-    the exact one (``log_ndtr``); cvxpy never sees ``log Φ``, so its ``log_normcdf``
-    approximation plays no role. Meant for small instances (tests, benchmarks).
-
-    Parameters
-    ----------
-    Y : array of shape (n, N), ``>= 0``
-    sigma, alpha, r : float, ``> 0``
-    basis : array of shape (n, k), optional
-        Orthonormal basis of col(X̃); None for no column constraint.
-    solver : str
-        cvxpy conic solver for the subproblems ("SCS" or "CLARABEL"; Clarabel is more
-        accurate per solve but takes tens of seconds beyond n = N = 30).
-    tol : float
-        Stop when the Newton decrement ``−⟨∇f, Δ⟩`` falls below ``tol · max(f, 1)``.
-    max_iter : int
-        Maximum number of Newton steps.
-    solver_options : dict, optional
-        Passed to ``Problem.solve``; default for SCS ``eps_abs = eps_rel = 1e-9``.
-
-    Returns
-    -------
-    M_hat : ndarray of shape (n, N)
-    info : dict
-        ``solver``, ``iterations``, ``certificate`` (last decrement / max(f, 1)), ``converged``,
-        ``objective``, ``time``.
-    """
-    import cvxpy as cp
-
-    Y, sigma = _check_data(Y, sigma, nonzero=True)
-    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-    sigma = check_sigma(sigma, scale=max(alpha, float(Y.max())))
-    r = check_real("r", r, low=0.0, low_open=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
-    if solver_options is None:
-        solver_options = ({"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000}
-                          if solver == "SCS" else {})
-    n, N = Y.shape
-    start = time.perf_counter()
-    positive = Y > 0
-
-    if basis is None:
-        C = cp.Variable((n, N))
-        M_var = C
-    else:
-        basis = check_matrix("basis", basis, rows=n)
-        C = cp.Variable((basis.shape[1], N))
-        M_var = basis @ C
-    g = cp.Parameter((n, N))
-    h_sqrt = cp.Parameter((n, N), nonneg=True)
-    center = cp.Parameter((n, N))  # h_sqrt ⊙ x, so the objective stays DPP
-    objective = cp.sum(cp.multiply(g, M_var)) + 0.5 * cp.sum_squares(
-        cp.multiply(h_sqrt, M_var) - center)
-    constraints = [cp.normNuc(C) <= alpha * np.sqrt(r * n * N), cp.abs(M_var) <= alpha]
-    qp = cp.Problem(cp.Minimize(objective), constraints)
-
-    x = np.zeros((n, N))  # the centre of K: always feasible
-    fx, gx = _loss_and_grad(x, Y, positive, sigma, grad=True)
-    decrement = np.inf
-    converged = False
-    it = 0
-    while it < max_iter:
-        it += 1
-        hs = np.sqrt(_curvature(x, positive, sigma))
-        g.value, h_sqrt.value, center.value = gx, hs, hs * x
-        qp.solve(solver=solver, **solver_options)
-        if M_var.value is None:
-            raise RuntimeError(f"cvxpy/{solver} failed on a Newton subproblem: {qp.status}")
-        direction = np.asarray(M_var.value) - x
-        decrement = -float(np.sum(gx * direction))
-        if decrement <= tol * max(fx, 1.0):
-            converged = True
-            break
-        t = 1.0
-        while True:
-            f_try = _loss_and_grad(x + t * direction, Y, positive, sigma, grad=False)[0]
-            if f_try <= fx - 0.25 * t * decrement or t < 1e-12:
-                break
-            t *= 0.5
-        x = x + t * direction
-        fx, gx = _loss_and_grad(x, Y, positive, sigma, grad=True)
-
-    info = {
-        "solver": f"prox_newton_cvxpy_{solver.lower()}",
-        "iterations": it,
-        "certificate": float(abs(decrement) / max(fx, 1.0)),
-        "converged": converged,
-        "objective": float(fx),
         "time": time.perf_counter() - start,
     }
     return x, info
