@@ -113,13 +113,13 @@ def test_block_level_is_recorded_when_q_star_is_not_an_order():
 
 
 @pytest.mark.parametrize("generator,params,match", [
-    (approx.low_rank, {"alpha": 0.0}, "model.alpha"),
-    (approx.power_law, {"alpha": -1.0}, "model.alpha"),
-    (approx.power_law, {"gamma": -1.0}, "model.gamma"),
-    (approx.hadamard, {"alpha": 0.0}, "model.alpha"),
+    (approx.low_rank, {"alpha": 0.0}, "^alpha must be"),
+    (approx.power_law, {"alpha": -1.0}, "^alpha must be"),
+    (approx.power_law, {"gamma": -1.0}, "^gamma must be"),
+    (approx.hadamard, {"alpha": 0.0}, "^alpha must be"),
     (approx.hadamard, {"d": 16}, "^d must be >= n"),
-    (approx.hadamard, {"q": 3}, "model.q"),
-    (approx.hadamard, {"q": 1}, "model.q"),            # q < r
+    (approx.hadamard, {"q": 3}, "^q must be"),
+    (approx.hadamard, {"q": 1}, "^q must be"),            # q < r
     (approx.hadamard, {"n": 10, "d": 10, "N": 10, "r": 8}, "^r must be"),  # orders 1, 2 only
     (approx.low_rank, {"r": 0}, "^r must be"),
     (approx.low_rank, {"r": 17}, "^r must be"),
@@ -138,6 +138,6 @@ def test_invalid_parameters_are_refused_before_any_draw():
         def __getattr__(self, name):
             raise AssertionError("drew random numbers before validating")
 
-    with pytest.raises(ValueError, match="model.q"):
+    with pytest.raises(ValueError, match="^q must be"):
         approx.hadamard(NoDraws(), n=16, d=16, N=16, r=2, sigma=1.0, design=designs.isotropic,
                         noise=noise.uniform, q=5)

@@ -35,7 +35,7 @@ def test_generator_records_the_relu_observation():
     ({"noise": functools.partial(noise.uniform)}, "Gaussian"),
     ({"delta": 0.1}, "delta"),
     ({"sigma": 0.0}, "sigma"),
-    ({"family": "gaussian_blobs"}, "model.family"),
+    ({"family": "gaussian_blobs"}, "^family must be"),
 ])
 def test_generator_bad_parameters(kwargs, match):
     params = {**dict(n=10, d=10, N=8, r=1, sigma=0.5, design=designs.isotropic,

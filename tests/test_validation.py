@@ -34,3 +34,17 @@ def test_a_plug_in_naming_its_own_parameter_is_reported_with_the_config_path(mak
     assert config_problems(cfg) == ["n must be an integer, got 'abc'"]
     cfg = make_cfg("design._target_=sweep_plugins.scaled_design", "+design.scale=-2")
     assert config_problems(cfg) == ["design 'isotropic': design.scale must be > 0.0, got -2.0"]
+
+
+def test_a_model_names_its_own_parameter_and_the_config_layer_adds_the_path(make_cfg):
+    """A library function says ``alpha``; checking the config puts it at ``model.alpha``."""
+    import numpy as np
+
+    from theory_check import designs, noise
+    from theory_check.models import approx
+
+    with pytest.raises(ValueError, match="^alpha must be > 0"):
+        approx.low_rank(np.random.default_rng(0), n=8, d=8, N=8, r=1, sigma=1.0,
+                        design=designs.isotropic, noise=noise.uniform, alpha=0.0)
+    cfg = make_cfg("+experiment=thm44_low_rank_n", "model.alpha=0.0")
+    assert any("model.alpha must be > 0" in p for p in config_problems(cfg))

@@ -81,7 +81,7 @@ def low_rank(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0) -> 
         With ``meta.alpha``, ``meta.noise_bound``, ``meta.r_eff``, ``meta.z_inf``, ``meta.z_nuc``.
     """
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
-    alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     X_tilde = design(rng, n, d)
     W_star = rng.standard_normal((d, r)) @ rng.standard_normal((r, N))
     W_star *= alpha / np.abs(X_tilde @ W_star).max()
@@ -108,8 +108,8 @@ def power_law(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
     Problem
     """
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
-    alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
-    gamma = check_real("model.gamma", gamma, low=0.0)
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    gamma = check_real("gamma", gamma, low=0.0)
     X_tilde = design(rng, n, d)
     U_X, _, _ = thin_svd(X_tilde)
     m = min(U_X.shape[1], N)
@@ -200,7 +200,7 @@ def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
         recorded too.
     """
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
-    alpha = check_real("model.alpha", alpha, low=0.0, low_open=True)
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     if d < n:
         raise ValueError(f"d must be >= n for the Hadamard family (its pattern must lie in "
                          f"col(X̃)), got d = {d} < n = {n}")
@@ -216,9 +216,9 @@ def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
         q = (min(allowed, key=lambda p: abs(np.log(p) - np.log(q_target)))
              if np.isfinite(q_target) else allowed[-1])
     else:
-        q = check_int("model.q", q, low=1)
+        q = check_int("q", q, low=1)
         if q not in allowed:
-            raise ValueError(f"model.q must be a Hadamard order (a power of two or 2^a·(p + 1), "
+            raise ValueError(f"q must be a Hadamard order (a power of two or 2^a·(p + 1), "
                              f"p prime ≡ 3 mod 4) dividing n and N with r <= q <= min(n, N), "
                              f"i.e. one of {allowed}, got {q}")
     X_tilde = design(rng, n, d)

@@ -60,7 +60,7 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, family="low_ra
         ``family``, ``noise_bound = inf`` and the family's records (``r_eff``, ``z_inf``,
         ``z_nuc``, ...).
     """
-    family = check_choice("model.family", family, FAMILIES)
+    family = check_choice("family", family, FAMILIES)
     sigma = check_real("sigma", sigma, low=0.0, low_open=True)
     delta = check_real("delta", delta, low=0.0)
     if delta != 0.0:

@@ -66,7 +66,7 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
         below 1 a component is not detectable and the DoF count no longer predicts the MSE.
     """
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
-    signal = check_real("model.signal", signal, low=0.0, low_open=True)
+    signal = check_real("signal", signal, low=0.0, low_open=True)
 
     X_tilde = design(rng, n, d)
     A = rng.standard_normal((d, r))
