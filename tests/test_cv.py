@@ -182,7 +182,7 @@ def test_plugins_pass_alpha_scale_rank_and_cv():
                        (dict(cv_folds=1), "cv_folds"), (dict(cv_grid=[-1.0]), "cv_grid")]:
         with pytest.raises(ValueError, match=match):
             ConvexLinear(**bad)
-    with pytest.raises(ValueError, match="estimator.relu_mle.cv_score"):
+    with pytest.raises(ValueError, match="^cv_score must"):
         ReluMLE(cv_score="mse")
 
 

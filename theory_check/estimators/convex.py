@@ -135,13 +135,12 @@ class ConvexLinear(Estimator):
                  rank: int | str | None = None, cv_grid=None, cv_rank_grid=None,
                  cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
                  cv_tol: float | None = None, rank_scale: float = 1.0):
-        prefix = "estimator.convex_linear."
         self.alpha, self.alpha_scale, self.rank, self.rank_scale = check_alpha_rank(
-            prefix, alpha, alpha_scale, rank, rank_scale)
-        self.solver = check_choice(prefix + "solver", solver, SOLVERS)
-        self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
-        self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
-        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed, cv_tol)
+            alpha, alpha_scale, rank, rank_scale)
+        self.solver = check_choice("solver", solver, SOLVERS)
+        self.tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
+        self.max_iter = check_int("max_iter", max_iter, low=1)
+        self.cv = check_cv_options(cv_grid, cv_rank_grid, cv_folds, cv_seed, cv_tol)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         alpha = resolve_alpha(problem, self.alpha, self.alpha_scale, "estimator.convex_linear")

@@ -223,20 +223,20 @@ CV_KEYS = ("cv_folds", "cv_identifiable", "cv_uninformative", "cv_grid", "cv_cur
            "cv_not_converged")
 
 
-def check_alpha_rank(prefix, alpha, alpha_scale, rank, rank_scale):
+def check_alpha_rank(alpha, alpha_scale, rank, rank_scale):
     """Validate a plug-in's α, α scale, rank and rank scale (rank against the data at the
     call)."""
     if alpha is not None:
-        alpha = check_alpha_or_cv(alpha, prefix + "alpha")
-    alpha_scale = check_real(prefix + "alpha_scale", alpha_scale, low=0.0, low_open=True)
+        alpha = check_alpha_or_cv(alpha, "alpha")
+    alpha_scale = check_real("alpha_scale", alpha_scale, low=0.0, low_open=True)
     if is_cv(alpha) and alpha_scale != 1.0:
-        raise ValueError(f"{prefix}alpha_scale must be 1 with alpha: cv (it scales a given or "
+        raise ValueError(f"alpha_scale must be 1 with alpha: cv (it scales a given or "
                          f"the generator's α), got {alpha_scale}")
     if rank is not None:
-        rank = check_rank_or_cv(rank, max_rank=np.iinfo(np.int64).max, name=prefix + "rank")
-    rank_scale = check_real(prefix + "rank_scale", rank_scale, low=0.0, low_open=True)
+        rank = check_rank_or_cv(rank, max_rank=np.iinfo(np.int64).max, name="rank")
+    rank_scale = check_real("rank_scale", rank_scale, low=0.0, low_open=True)
     if rank is not None and rank_scale != 1.0:
-        raise ValueError(f"{prefix}rank_scale must be 1 when rank is set (it scales the run's "
+        raise ValueError(f"rank_scale must be 1 when rank is set (it scales the run's "
                          f"r), got {rank_scale}")
     return alpha, alpha_scale, rank, rank_scale
 
@@ -247,17 +247,17 @@ def resolve_rank(r: int, rank, rank_scale: float):
     return rank if rank is not None else max(1, int(round(rank_scale * r)))
 
 
-def check_cv_options(prefix, grid, rank_grid, folds, seed, tol) -> dict:
+def check_cv_options(grid, rank_grid, folds, seed, tol) -> dict:
     """Validate what can be validated without the data (the rest is checked at the call)."""
     if grid is not None:
         grid = [float(a) for a in alpha_grid(None, grid)] if not isinstance(grid, str) else grid
     if rank_grid is not None:
         rank_grid = rank_grid(list(rank_grid) if not isinstance(rank_grid, str) else rank_grid,
                                  max_rank=np.iinfo(np.int64).max)
-    folds = check_int(prefix + "cv_folds", folds, low=2)
-    seed = check_int(prefix + "cv_seed", seed, low=0)
+    folds = check_int("cv_folds", folds, low=2)
+    seed = check_int("cv_seed", seed, low=0)
     if tol is not None:
-        tol = check_real(prefix + "cv_tol", tol, low=0.0, high=1.0, low_open=True)
+        tol = check_real("cv_tol", tol, low=0.0, high=1.0, low_open=True)
     return {"cv_grid": grid, "cv_rank_grid": rank_grid, "cv_folds": folds, "cv_seed": seed,
             "cv_tol": tol}
 

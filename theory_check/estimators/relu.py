@@ -282,16 +282,15 @@ class ReluMLE(Estimator):
                  cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
                  cv_score: str = "likelihood", cv_tol: float | None = None,
                  rank_scale: float = 1.0):
-        prefix = "estimator.relu_mle."
         self.alpha, self.alpha_scale, self.rank, self.rank_scale = check_alpha_rank(
-            prefix, alpha, alpha_scale, rank, rank_scale)
+            alpha, alpha_scale, rank, rank_scale)
         if sigma is not None:
-            check_real(prefix + "sigma", sigma, low=0.0, low_open=True)
+            check_real("sigma", sigma, low=0.0, low_open=True)
         self.sigma = sigma
-        self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
-        self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
-        self.cv = check_cv_options(prefix, cv_grid, cv_rank_grid, cv_folds, cv_seed, cv_tol)
-        self.cv["cv_score"] = check_choice(prefix + "cv_score", cv_score,
+        self.tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
+        self.max_iter = check_int("max_iter", max_iter, low=1)
+        self.cv = check_cv_options(cv_grid, cv_rank_grid, cv_folds, cv_seed, cv_tol)
+        self.cv["cv_score"] = check_choice("cv_score", cv_score,
                                            ("likelihood", "post_activation"))
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
@@ -310,10 +309,10 @@ class ReluNonconvex(Estimator):
     max Y."""
 
     def __init__(self, tol: float = 1e-9, max_iter: int = 500, alpha: float | None = None):
-        self.tol = check_real("estimator.relu_nonconvex.tol", tol, low=0.0, high=1.0,
+        self.tol = check_real("tol", tol, low=0.0, high=1.0,
                               low_open=True)
-        self.max_iter = check_int("estimator.relu_nonconvex.max_iter", max_iter, low=0)
-        self.alpha = None if alpha is None else check_real("estimator.relu_nonconvex.alpha",
+        self.max_iter = check_int("max_iter", max_iter, low=0)
+        self.alpha = None if alpha is None else check_real("alpha",
                                                            alpha, low=0.0, low_open=True)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
@@ -381,12 +380,11 @@ class ReluEM(Estimator):
 
     def __init__(self, sigma: float | None = None, tol: float = 1e-5, max_iter: int = 2000,
                  ridge: float = 1e-3):
-        prefix = "estimator.relu_em."
-        self.sigma = None if sigma is None else check_real(prefix + "sigma", sigma, low=0.0,
+        self.sigma = None if sigma is None else check_real("sigma", sigma, low=0.0,
                                                            low_open=True)
-        self.ridge = check_real(prefix + "ridge", ridge, low=0.0)
-        self.tol = check_real(prefix + "tol", tol, low=0.0, high=1.0, low_open=True)
-        self.max_iter = check_int(prefix + "max_iter", max_iter, low=1)
+        self.ridge = check_real("ridge", ridge, low=0.0)
+        self.tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
+        self.max_iter = check_int("max_iter", max_iter, low=1)
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         W_hat, info = relu_em(problem.X_tilde, problem.Y, rank=r,

@@ -122,15 +122,14 @@ class DataSVD(Estimator):
     def __init__(self, rcond: float | None = None, rank: int | str | None = None,
                  cv_rank_grid=None, cv_folds: int = cv.DEFAULT_FOLDS, cv_seed: int = 0,
                  rank_scale: float = 1.0):
-        prefix = "estimator.data_svd."
-        self.rcond = None if rcond is None else check_real(prefix + "rcond", rcond,
+        self.rcond = None if rcond is None else check_real("rcond", rcond,
                                                            low=0.0, high=1.0)
-        _, _, self.rank, self.rank_scale = cv.check_alpha_rank(prefix, None, 1.0, rank,
+        _, _, self.rank, self.rank_scale = cv.check_alpha_rank(None, 1.0, rank,
                                                             rank_scale)
         self.cv = {"cv_rank_grid": None if cv_rank_grid is None else cv.rank_grid(
                        list(cv_rank_grid), max_rank=np.iinfo(np.int64).max),
-                   "cv_folds": check_int(prefix + "cv_folds", cv_folds, low=2),
-                   "cv_seed": check_int(prefix + "cv_seed", cv_seed, low=0)}
+                   "cv_folds": check_int("cv_folds", cv_folds, low=2),
+                   "cv_seed": check_int("cv_seed", cv_seed, low=0)}
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         if self.rank is None and self.rank_scale == 1.0:  # the run's r, as before the options
