@@ -20,7 +20,7 @@ import scipy.optimize
 from ..linalg import ColumnSpace, blas_threads_by_size, thin_svd
 from ..problem import Problem
 from ..solvers.tobit import check_activations, tobit_apg
-from ..solvers.tobit_em import tobit_em
+from ..solvers.tobit_em import _tobit_em
 from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
                           check_real, check_sigma)
 from . import cv
@@ -367,9 +367,9 @@ def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter:
     col = ColumnSpace(X_tilde)
     # A rank-deficient X̃ (k < rank) leaves only rank-k fits in col(X̃): EM works at that rank.
     rank = min(rank, X_tilde.shape[0] if col.basis is None else col.basis.shape[1])
-    M, info = tobit_em(Y, sigma=sigma, rank=rank, basis=col.basis,
-                       M0=X_tilde @ data_svd(X_tilde, Y, rank), tol=tol, max_iter=max_iter,
-                       ridge=ridge)
+    # Arguments checked above: the solver's core, without its second round of checks.
+    M, info = _tobit_em(Y, sigma, rank, col.basis, X_tilde @ data_svd(X_tilde, Y, rank), tol,
+                        max_iter, ridge)
     info.pop("objective_history")
     W_hat = col.weight(M)
     return (W_hat, info) if return_info else W_hat

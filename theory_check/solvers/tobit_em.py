@@ -119,6 +119,12 @@ def tobit_em(Y, *, sigma: float, rank: int, basis=None, M0=None, tol: float = 1e
     max_iter = check_int("max_iter", max_iter, low=1)
     ridge = check_real("ridge", ridge, low=0.0)
     M0 = Y if M0 is None else check_matrix("M0", M0, rows=n, cols=N)
+    return _tobit_em(Y, sigma, rank, basis, M0, tol, max_iter, ridge)
+
+
+def _tobit_em(Y, sigma, rank, basis, M0, tol, max_iter, ridge):
+    """:func:`tobit_em` on checked arguments (callers that checked them, e.g. relu_em)."""
+    n, N = Y.shape
     start = time.perf_counter()
     positive = Y > 0
     # Flat indices instead of boolean masks: every step gathers the censored entries twice
