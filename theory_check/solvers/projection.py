@@ -91,12 +91,17 @@ def project_l1_ball(v, radius: float):
         return v.copy(), 0.0
     if radius == 0.0:
         return np.zeros_like(v), float(a.max())
-    u = np.sort(a)[::-1]
-    thresholds = (np.cumsum(u) - radius) / np.arange(1, u.size + 1)
-    # u_1 > θ_1 holds in exact arithmetic (radius > 0); max(·, 0) keeps it under rounding.
-    rho = max(int(np.count_nonzero(u > thresholds)) - 1, 0)
-    theta = float(thresholds[rho])
+    _, theta = _l1_threshold(np.sort(a)[::-1], radius)
     return np.sign(v) * np.maximum(a - theta, 0.0), theta
+
+
+def _l1_threshold(u, radius):
+    """``(j, θ)`` of the ℓ1-ball projection of ``u`` (non-negative, decreasing, sum > radius > 0):
+    the soft threshold θ and the number j of entries above it."""
+    thresholds = (np.cumsum(u) - radius) / np.arange(1, u.size + 1)
+    # u_1 > θ_1 holds in exact arithmetic (radius > 0); the guard keeps it under rounding.
+    j = max(int(np.count_nonzero(u > thresholds)), 1)
+    return j, float(thresholds[j - 1])
 
 
 def _check_basis(basis, n: int):
@@ -228,10 +233,8 @@ def _project_spectrum(s, radius):
     """
     if s.sum() <= radius:
         return s
-    thresholds = (np.cumsum(s) - radius) / np.arange(1, s.size + 1)
-    # s_1 > θ_1 holds in exact arithmetic (radius > 0); the guards keep it under rounding.
-    j = max(int(np.count_nonzero(s > thresholds)), 1)
-    return np.maximum(s[:j] - thresholds[j - 1], 0.0)
+    j, theta = _l1_threshold(s, radius)
+    return np.maximum(s[:j] - theta, 0.0)
 
 
 def _nuclear_norm(Z):
@@ -305,14 +308,20 @@ def _in_nuclear_ball(Z, radius):
     return _nuclear_norm(Z) <= radius
 
 
+def _dual_value(M, Q, Z, Y, alpha):
+    """The dual objective of the projection of ``M`` onto A ∩ box at the box multiplier Q, with
+    ``Z = M − Q`` and ``Y = P_A(Z)``: a lower bound on ½‖P* − M‖² for any Q."""
+    R = Z - Y
+    return 0.5 * np.vdot(R, R) + np.vdot(Q, M) - 0.5 * np.vdot(Q, Q) - alpha * np.abs(Q).sum()
+
+
 def _certificate(M, Q, Z, Y, alpha):
     """Feasible point, certificate, feasibility residual and duality gap at the dual point Q.
 
     ``Y = P_A(Z)`` with ``Z = M − Q``; the returned point is ``Y`` rescaled into the box (still
     in A).
     """
-    R = Z - Y
-    dual = 0.5 * np.vdot(R, R) + np.vdot(Q, M) - 0.5 * np.vdot(Q, Q) - alpha * np.abs(Q).sum()
+    dual = _dual_value(M, Q, Z, Y, alpha)
     y_max = np.abs(Y).max()
     P = Y if y_max <= alpha else Y * (alpha / y_max)
     D = P - M

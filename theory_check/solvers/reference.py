@@ -18,7 +18,7 @@ import numpy as np
 
 from ..linalg import blas_threads_by_size
 from ..validation import check_int, check_matrix, check_real, check_sigma
-from .projection import _check_common, _in_subspace, _nuclear_norm, _NuclearProjector
+from .projection import _check_common, _dual_value, _in_subspace, _nuclear_norm, _NuclearProjector
 from .tobit import _censored_curvature, _check_data, _loss_and_grad
 
 
@@ -112,8 +112,7 @@ def project_K_cvxpy(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_st
     norm_P = max(np.linalg.norm(P), np.finfo(float).tiny)
     feas = (np.linalg.norm(P - np.clip(P, -alpha, alpha)) / norm_P
             + max(_nuclear_norm(P if B is None else C.value) - radius, 0.0) / radius)
-    dual = 0.5 * np.linalg.norm(M_L - Q - Y) ** 2 + np.vdot(Q, M_L) - 0.5 * np.vdot(Q, Q) \
-        - alpha * np.abs(Q).sum()
+    dual = _dual_value(M_L, Q, M_L - Q, Y, alpha)
     gap = abs(0.5 * np.linalg.norm(P - M_L) ** 2 - dual)
     cert = feas + gap / (norm_P * max(np.linalg.norm(P - M_L), np.finfo(float).tiny))
     info = {
