@@ -300,8 +300,9 @@ def test_joblib_workers_start_during_validation_and_stop_at_the_end():
         joblib = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(JobLibLauncherConf)).items()
                   if k != "_target_"} | {"n_jobs": 2, "timeout": 300}
 
-    assert _start_workers(object()) is None  # other launchers: nothing to start
-    starting = _start_workers(Launcher())
+    assert _start_workers(object(), 2) is None  # other launchers: nothing to start
+    assert _start_workers(Launcher(), 1) is None  # one worker: nothing to overlap
+    starting = _start_workers(Launcher(), 2)
     assert starting is not None
     starting.join()
     settings = dict(Launcher.joblib, backend="loky")
@@ -313,3 +314,14 @@ def test_joblib_workers_start_during_validation_and_stop_at_the_end():
     before = set(Parallel(**settings)(delayed(os.getpid)() for _ in range(8)))
     _stop_workers(Launcher())
     assert not before & set(Parallel(**settings)(delayed(os.getpid)() for _ in range(8)))
+
+
+def test_a_joblib_launcher_has_as_many_workers_as_its_n_jobs(monkeypatch):
+    from omegaconf import OmegaConf
+
+    from theory_check.sweep import _workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    joblib = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+    assert _workers(OmegaConf.create({"_target_": joblib, "n_jobs": 2})) == 2
+    assert _workers(OmegaConf.create({"_target_": joblib, "n_jobs": -1})) == 16

@@ -188,7 +188,7 @@ def _workers(launcher: DictConfig) -> int:
     target = launcher._target_
     if "joblib" in target.lower():
         n_jobs = int(launcher.n_jobs)
-        return os.cpu_count() or 1 if n_jobs < 0 else max(1, n_jobs)
+        return (os.cpu_count() or 1) if n_jobs < 0 else max(1, n_jobs)
     if "submitit" in target.lower():
         return max(1, int(launcher.get("array_parallelism") or 1))
     return 1
@@ -207,26 +207,22 @@ def _ready_worker() -> int:
     return os.getpid()
 
 
-def _start_workers(launcher) -> threading.Thread | None:
+def _start_workers(launcher, workers: int) -> threading.Thread | None:
     """Start the joblib launcher's worker processes, and their imports, in the background.
 
     The sweep is validated in the main process meanwhile, so the workers' start-up (about 1 s
     per process, as long as a whole small sweep's math) overlaps it instead of delaying the
     first batch. The same ``Parallel`` arguments as the launcher's make loky reuse these workers
-    (its executor is process-wide); for other launchers this does nothing.
+    (its executor is process-wide); for other launchers, or one worker, this does nothing.
     """
     settings = getattr(launcher, "joblib", None)
-    if settings is None:
+    if settings is None or workers < 2:
         return None
     from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
     from joblib import Parallel, delayed
 
     settings = {**settings, "backend": "loky"}  # exactly what the launcher will pass to Parallel
     process_joblib_cfg(settings)
-    workers = int(settings.get("n_jobs") or 1)
-    workers = os.cpu_count() or 1 if workers < 0 else workers
-    if workers < 2:
-        return None
 
     def start():
         try:
@@ -343,7 +339,7 @@ class Sweeper(BasicSweeper):
                      if o.is_sweep_override() and not list(o.sweep_string_iterator())]
             raise InvalidSweep("the sweep has no runs" + (f": {', '.join(empty)} has no values" if empty else "")
                                + "; nothing was run.")
-        starting = _start_workers(self.launcher)
+        starting = _start_workers(self.launcher, _workers(self.config.hydra.launcher))
         try:
             todo = self.plan(jobs)
         finally:
