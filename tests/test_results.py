@@ -209,6 +209,14 @@ def test_provenance_line_counts_quarantined_files():
     assert "damaged" not in provenance_md(rows)
 
 
+def test_provenance_line_keeps_the_modified_checkout_mark():
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    rows = pd.DataFrame({"git_commit": [sha + "+dirty", sha], "version": ["0.1.0"] * 2})
+    line = provenance_md(rows)
+    assert "git commit 0123456789ab, 0123456789ab+dirty." in line
+    assert "0123456789ab+dirty: 1" in line
+
+
 # Permissions (issue 10.6) -------------------------------------------------------------------
 
 @pytest.fixture

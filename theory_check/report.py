@@ -143,6 +143,12 @@ def _package_md(results: pd.DataFrame) -> str:
     return text
 
 
+def _short(commit: str) -> str:
+    """A commit as its first 12 hex digits, keeping a ``+dirty`` mark (modified checkout)."""
+    sha, plus, mark = commit.partition("+")
+    return sha[:12] + plus + mark
+
+
 def provenance_md(results: pd.DataFrame, quarantined=()) -> str:
     if results.empty:
         text = "No result rows."
@@ -150,11 +156,11 @@ def provenance_md(results: pd.DataFrame, quarantined=()) -> str:
         commits = sorted(results["git_commit"].astype(str).unique())
         versions = sorted(results["version"].astype(str).unique())
         text = (f"{len(results)} result rows, package version {', '.join(versions)}, "
-                f"git commit {', '.join(c[:12] for c in commits)}.")
+                f"git commit {', '.join(_short(c) for c in commits)}.")
         if len(commits) > 1:
             counts = results["git_commit"].value_counts()
             text += (" **The tables come from more than one commit** (rows per commit: "
-                     + ", ".join(f"{c[:12]}: {k}" for c, k in counts.items()) + ").")
+                     + ", ".join(f"{_short(c)}: {k}" for c, k in counts.items()) + ").")
         text += _package_md(results)
     if len(quarantined):
         folders = sorted({str(Path(q).parent) for q in quarantined})
