@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 LOCK_COMMAND := uv pip compile pyproject.toml --extra dev --universal --fork-strategy fewest \
 	--python-version 3.11 --custom-compile-command 'make lock' -o requirements.lock
 
-.PHONY: install lock test test-slow reproduce-figures bench clean
+.PHONY: install lock test test-slow test-explore reproduce-figures bench clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: install
 
 test-slow: install
 	$(PY) -m pytest -q -n $(JOBS) -m slow
+
+# The property tests with fresh random examples, 20× as many as `make test` (which replays the
+# same ones every run): a search for new failures, not a regression check.
+test-explore: install
+	THEORY_CHECK_HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q -n $(JOBS) -m hypothesis
 
 reproduce-figures: install
 	$(PY) -m theory_check.reproduce --scale $(SCALE) --jobs $(JOBS)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from theory_check import designs, noise
@@ -21,7 +21,6 @@ def _norms(Z):
     return np.abs(Z).max(), np.linalg.svd(Z, compute_uv=False).sum()
 
 
-@settings(max_examples=30, deadline=None)
 @given(generator=st.sampled_from(GENERATORS), seed=st.integers(0, 1000),
        n=st.sampled_from([8, 16, 32]), N=st.sampled_from([8, 16, 32]), r=st.integers(1, 4),
        d_less=st.booleans(), alpha=st.floats(0.1, 10.0), sigma=st.floats(0.0, 3.0))
