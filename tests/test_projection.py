@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.linalg
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from theory_check.solvers import project_K, project_K_cvxpy, project_l1_ball
@@ -42,7 +42,6 @@ def _l1_projection_by_bisection(v, radius):
     return np.sign(v) * np.maximum(a - 0.5 * (lo + hi), 0)
 
 
-@settings(max_examples=60, deadline=None)
 @given(v=st.lists(st.floats(-100, 100), min_size=1, max_size=30), radius=st.floats(0, 200))
 def test_l1_ball_projection_matches_bisection(v, radius):
     v = np.array(v)
@@ -74,6 +73,14 @@ def test_certificate_is_small_and_bounds_the_error():
     assert np.linalg.norm(P - P_ref) / np.linalg.norm(P) <= info["error_bound"] + 1e-10
     # the certificate tracks the actual relative error (within two orders of magnitude)
     assert np.linalg.norm(P - P_ref) / np.linalg.norm(P_ref) <= 100 * info["certificate"] + 1e-12
+
+
+def test_unchecked_call_is_the_same_computation():
+    M, B = _instance(3, 20, 16, 9)
+    P, info = project_K(M, alpha=1.0, r=2, basis=B, tol=1e-10)
+    P_fast, info_fast = project_K(M, alpha=1.0, r=2, basis=B, tol=1e-10, check_input=False)
+    np.testing.assert_array_equal(P_fast, P)
+    assert info_fast["iterations"] == info["iterations"] > 1
 
 
 def test_cheap_exit_when_already_feasible():
@@ -124,7 +131,6 @@ def test_warm_start_from_the_solution_finishes_in_one_iteration():
     assert info3["converged"]
 
 
-@settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(2, 12), N=st.integers(2, 12),
        alpha=st.floats(0.1, 3.0), r=st.floats(0.2, 4.0), scale=st.floats(0.1, 10.0),
        subspace=st.booleans())
@@ -163,14 +169,19 @@ def test_cvxpy_reference_rejects_unknown_solver():
         project_K_cvxpy(np.ones((3, 3)), alpha=1.0, r=1.0, solver="MOSEK-ish")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known failure found by the property test above (2026-11-29), present since the Dykstra/"
-    "Anderson solver landed (d176ca2): with a column-space basis and a small α the dual box "
-    "multiplier does not converge (certificate 302 after 20000 iterations); the solver reports "
-    "converged=False, exit 'max_iter', so sweeps record it as not converged. To be fixed."))
 def test_projection_with_a_basis_and_a_small_alpha_converges():
+    """Regression (found by the property test above): with a column-space basis the dual is
+    flat along Q ⊥ col(B) but for α‖Q‖₁, and Anderson extrapolations safeguarded only on the
+    fixed-point residual drifted there (certificate 302 after 20000 iterations). The instance
+    also needs the switch to FISTA, so it checks that phase against the reference."""
     rng = np.random.default_rng(5)
     M = 3.0 * rng.standard_normal((10, 10))
     B = np.linalg.qr(rng.standard_normal((10, 5)))[0]
-    _, info = project_K(M, alpha=0.125, r=3.0, basis=B, tol=1e-10, max_iter=20_000)
-    assert info["converged"]
+    P, info = project_K(M, alpha=0.125, r=3.0, basis=B, tol=1e-10)
+    assert info["converged"] and info["exit"] == "iterated"
+    assert info["momentum_iterations"] > 0
+    P_ref, ref_info = project_K_cvxpy(M, alpha=0.125, r=3.0, basis=B, tol=1e-10,
+                                      max_iter=100_000)
+    assert ref_info["converged"]
+    assert np.linalg.norm(P - P_ref) <= 1e-5 * np.linalg.norm(P_ref)
+    _assert_feasible(P, 0.125, 3.0, B)

@@ -116,6 +116,8 @@ def test_apg_flags_non_convergence():
     ({"r": 0.0}, "r"),
     ({"tol": 0.0}, "tol"),
     ({"max_iter": 0}, "max_iter"),
+    ({"basis": np.ones((5, 2))}, "basis must have orthonormal columns"),
+    ({"basis": np.eye(4)}, "basis"),
 ])
 def test_apg_bad_parameters(kwargs, match):
     Y = np.abs(np.random.default_rng(5).standard_normal((5, 4)))

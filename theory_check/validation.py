@@ -77,6 +77,24 @@ def check_matrix(name: str, A, *, rows: int | None = None, cols: int | None = No
     return A
 
 
+#: Columns of a basis must be orthonormal to this accuracy (in ‖BᵀB − I‖_max).
+BASIS_ORTHONORMALITY_TOL = 1e-8
+
+
+def check_basis(basis, n: int) -> np.ndarray | None:
+    """``basis`` (n, k) with orthonormal columns, k <= n, or None (no column-space constraint)."""
+    if basis is None:
+        return None
+    B = check_matrix("basis", basis, rows=n)
+    if B.shape[1] > n:
+        raise ValueError(f"basis must have at most n = {n} columns, got shape {B.shape}")
+    defect = np.abs(B.T @ B - np.eye(B.shape[1])).max()
+    if defect > BASIS_ORTHONORMALITY_TOL:
+        raise ValueError(f"basis must have orthonormal columns (max |BᵀB − I| = {defect:.2e} > "
+                         f"{BASIS_ORTHONORMALITY_TOL:g}); orthonormalize it with a QR or SVD")
+    return B
+
+
 def check_nonzero(name: str, A: np.ndarray) -> np.ndarray:
     """Refuse an all-zero matrix: as X̃ it has rank 0 (thin_svd keeps no singular value only
     then), its column space is {0}, and every weight gives the same pre-activations."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from ..linalg import ColumnSpace, blas_threads_by_size
 from ..problem import Problem
 from ..solvers.projection import project_K
@@ -12,7 +14,9 @@ from .cv import CV_KEYS, check_alpha_rank, check_cv_options, resolve_alpha, reso
 from .base import Estimate, Estimator
 
 #: solver name → projection onto K ∩ col(X̃)⊗R^N with the signature of ``project_K``.
-SOLVERS = {"dykstra": project_K, "cvxpy": project_K_cvxpy}
+#: convex_linear has checked Y, α, r, tol and max_iter, and its basis is orthonormal by
+#: construction (an SVD), so project_K need not check them again.
+SOLVERS = {"dykstra": partial(project_K, check_input=False), "cvxpy": project_K_cvxpy}
 
 
 @blas_threads_by_size("iterative")

@@ -19,12 +19,13 @@ benchmarks.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 from scipy.special import erfcx, log_ndtr
 
 from ..linalg import blas_threads_by_size
-from ..validation import check_int, check_matrix, check_real, check_sigma
+from ..validation import check_basis, check_int, check_matrix, check_real, check_sigma
 
 _SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 #: Below this z, λ(z) + z = 1/|z| + O(|z|⁻³) cancels (relative error ε·z²), and the curvature
@@ -276,12 +277,12 @@ def tobit_apg(
     projection_tol = check_real("projection_tol", projection_tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     n, N = Y.shape
-    if basis is not None:
-        basis = check_matrix("basis", basis, rows=n)
+    basis = check_basis(basis, n)
     if M0 is not None:
         M0 = check_matrix("M0", M0, rows=n, cols=N)
     if project is None:
-        project = _default_projection()
+        # Everything it would check is checked above, once instead of at every step.
+        project = partial(_default_projection(), check_input=False)
 
     start = time.perf_counter()
     positive = Y > 0
