@@ -4,6 +4,7 @@ installs exactly those pins, and every result row records the versions it was co
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +15,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from theory_check.provenance import KEY_PACKAGES, package_versions
+from theory_check.provenance import KEY_PACKAGES, checkout_commit, package_versions
 from theory_check.report import provenance_md
 from theory_check.run import run
 
@@ -104,3 +105,22 @@ def test_package_versions_are_looked_up_once(monkeypatch):
     package_versions()
     monkeypatch.setattr(metadata, "version", lambda *_: pytest.fail("looked up again"))
     assert package_versions()["pkg.numpy"] == metadata.distribution("numpy").version
+
+
+def test_the_commit_is_marked_modified_by_code_changes_not_by_the_results(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "results" / "REPORT.md").write_text("old report\n")
+    (tmp_path / "pkg" / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    clean = checkout_commit(tmp_path / "pkg")
+    assert len(clean) == 40 and "+" not in clean
+    (tmp_path / "results" / "REPORT.md").write_text("new report\n")  # what a sweep writes
+    assert checkout_commit(tmp_path / "pkg") == clean
+    (tmp_path / "pkg" / "code.py").write_text("x = 2\n")
+    assert checkout_commit(tmp_path / "pkg") == clean + "+dirty"

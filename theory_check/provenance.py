@@ -20,14 +20,23 @@ KEY_PACKAGES = ("numpy", "scipy", "cvxpy", "osqp", "clarabel", "scs", "scikit-le
 @functools.cache
 def git_commit() -> str:
     """HEAD's commit of the checkout the package was imported from (``+dirty`` if modified)."""
-    here = Path(__file__).resolve().parent
+    return checkout_commit(Path(__file__).resolve().parent)
+
+
+def checkout_commit(directory: Path) -> str:
+    """HEAD's commit of the git checkout holding ``directory``, ``+dirty`` if a tracked file
+    outside ``results/`` is modified ("unknown" outside a checkout). The committed results
+    are excluded: a sweep rewrites them as it goes (REPORT.md, figures, tables), and counting
+    them marked every row after the first figure of a clean checkout as modified."""
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here, capture_output=True, text=True, check=True,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--",
+             ":(top)", ":(top,exclude)results"],
+            cwd=directory, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
