@@ -341,6 +341,14 @@ class Sweeper(BasicSweeper):
                                + "; nothing was run.")
         starting = _start_workers(self.launcher, _workers(self.config.hydra.launcher))
         try:
+            return self._launch(jobs, starting)
+        finally:
+            # Also when every run was already stored, or a run raised: idle workers left to
+            # interpreter shutdown delay the end of the command.
+            _stop_workers(self.launcher)
+
+    def _launch(self, jobs: list[list[str]], starting: threading.Thread | None) -> list:
+        try:
             todo = self.plan(jobs)
         finally:
             if starting is not None:
@@ -365,5 +373,4 @@ class Sweeper(BasicSweeper):
                     _ = result.return_value  # re-raises a job's exception, as BasicSweeper does
                 start += len(chunk)
                 returns.append(results)
-        _stop_workers(self.launcher)
         return returns
