@@ -54,8 +54,9 @@ def by_key(table: pd.DataFrame, drop=()) -> pd.DataFrame:
 ])
 def test_killed_sweep_resumes_without_duplicates_or_lost_rows(tmp_path, sig, launcher):
     # Runs are launched in batches of many runs per process: enough runs that the kill lands
-    # part-way through a batch, which must keep the runs it finished.
-    seeds = 30
+    # part-way through a batch, which must keep the runs it finished. 30 runs of a few ms
+    # were once all finished before the kill arrived (joblib, fresh clone under make test).
+    seeds = 200
     grid = [f"seed=range({seeds})", f"hydra/launcher={launcher}", "jobs=2"]
     proc = subprocess.Popen(sweep_command(tmp_path, *grid), cwd=ROOT, env=ENV,
                             start_new_session=True, stdout=subprocess.DEVNULL,
