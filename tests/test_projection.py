@@ -6,7 +6,8 @@ import scipy.linalg
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory_check.solvers import project_K, project_K_cvxpy, project_l1_ball
+from theory_check.reference import project_K_cvxpy
+from theory_check.solvers import project_K, project_l1_ball
 
 FEAS = 1e-6
 

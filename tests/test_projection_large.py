@@ -46,7 +46,8 @@ def test_column_space_rejects_unknown_method():
 
 # --- project_K: certified nuclear-norm lower bounds and the partial nuclear step -------------
 
-from theory_check.solvers import project_K, project_K_cvxpy  # noqa: E402
+from theory_check.reference import project_K_cvxpy  # noqa: E402
+from theory_check.solvers import project_K  # noqa: E402
 from theory_check.solvers import projection  # noqa: E402
 
 

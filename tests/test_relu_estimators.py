@@ -10,7 +10,7 @@ from theory_check.estimators import (convex_linear, data_svd, relu_mle, relu_non
 from theory_check.linalg import thin_svd
 from theory_check.models import relu
 from theory_check.run import run
-from theory_check.solvers.reference import tobit_reference
+from theory_check.reference import tobit_reference
 from theory_check.solvers.tobit import tobit_loss
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from theory_check.solvers.reference import tobit_reference
+from theory_check.reference import tobit_reference
 from theory_check.solvers.tobit import inverse_mills, tobit_apg, tobit_loss, tobit_loss_and_grad
 
 

@@ -26,7 +26,7 @@ from . import write_table
 from .. import designs, noise
 from ..models import approx
 from ..solvers.projection import project_K
-from ..solvers.reference import project_K_cvxpy
+from ..reference import project_K_cvxpy
 
 ACCURACY = 1e-5
 REFERENCE_TOL = 1e-12

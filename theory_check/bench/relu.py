@@ -6,7 +6,7 @@ Two tables in one file, ``results/bench/relu_mle.{csv,md}``, from one run:
   time of ``relu_mle`` (default tolerance) next to Theorem 4.4's solve ``convex_linear`` on the
   same Y (target: within 10× of it);
 * ``vs_cvxpy_scs`` — sizes where SCS is practical: ``relu_mle`` against the cvxpy path
-  (:func:`theory_check.solvers.reference.tobit_reference` with SCS subproblems, compiled once),
+  (:func:`theory_check.reference.tobit_reference` with SCS subproblems, compiled once),
   both stopped at a relative objective accuracy of ~1e-6 against a certified high-accuracy
   optimum (target: ≥ 10× faster). SCS runs at eps = 1e-6, the loosest setting whose answer
   is feasible to ~1e-8 (at 1e-5 the box is violated by ~1e-3, which lowers the objective
@@ -31,7 +31,7 @@ from . import markdown, write_table
 from .. import designs, noise
 from ..estimators import convex_linear, relu_mle
 from ..models import relu
-from ..solvers.reference import tobit_reference
+from ..reference import tobit_reference
 from ..solvers.tobit import tobit_apg, tobit_loss
 
 LARGE = 400

@@ -7,7 +7,7 @@ from functools import partial
 from ..linalg import ColumnSpace, blas_threads_by_size
 from ..problem import Problem
 from ..solvers.projection import project_K
-from ..solvers.reference import project_K_cvxpy
+from ..reference import project_K_cvxpy
 from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_real)
 from . import cv
 from .cv import CV_KEYS, check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
@@ -47,7 +47,7 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
     solver : {"dykstra", "cvxpy"}
         ``"dykstra"``: :func:`~theory_check.solvers.projection.project_K` (accelerated
         Dykstra with a duality-gap certificate); ``"cvxpy"``: the SCS reference
-        :func:`~theory_check.solvers.reference.project_K_cvxpy`.
+        :func:`~theory_check.reference.project_K_cvxpy`.
     tol : float in (0, 1]
         Target of the solver's certificate.
     max_iter : int, ``>= 1``

@@ -12,7 +12,7 @@ entries and ``λ(z)/σ`` on the zeros, ``z = −M/σ`` and ``λ = φ/Φ`` the in
 restarted whenever the objective increases) with the Theorem-4.4 projection
 (:func:`theory_check.solvers.projection.project_K`), warm-started across iterations and
 solved only as accurately as the current step needs.
-:func:`theory_check.solvers.reference.tobit_reference` is an independent path for tests and
+:func:`theory_check.reference.tobit_reference` is an independent path for tests and
 benchmarks.
 """
 

@@ -1,4 +1,5 @@
-"""Reference solvers by cvxpy, for tests and benchmarks (independent of the fast solvers).
+"""Reference solvers by cvxpy, for tests and benchmarks: the oracles the fast solvers of
+:mod:`theory_check.solvers` are checked and timed against.
 
 * :func:`project_K_cvxpy` — the projection onto K(α, r) ∩ col(B)⊗R^N of
   :func:`theory_check.solvers.projection.project_K` as a conic program (SCS or Clarabel), with
@@ -16,10 +17,10 @@ import time
 
 import numpy as np
 
-from ..linalg import blas_threads_by_size
-from ..validation import check_int, check_matrix, check_real, check_sigma
-from .projection import _check_common, _dual_value, _in_subspace, _nuclear_norm, _NuclearProjector
-from .tobit import _censored_curvature, _check_data, _loss_and_grad
+from .linalg import blas_threads_by_size
+from .solvers.projection import _check_common, _dual_value, _in_subspace, _nuclear_norm, _NuclearProjector
+from .solvers.tobit import _censored_curvature, _check_data, _loss_and_grad
+from .validation import check_int, check_matrix, check_real, check_sigma
 
 
 #: Compiled cvxpy problems, keyed by shape, α, r and basis: re-solving with new data only
