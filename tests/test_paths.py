@@ -53,3 +53,43 @@ def test_merge_keeps_other_estimators_and_replaces_a_rerun_one(tmp_path):
     stored = read_run(path)
     assert dict(zip(stored["estimator"], stored["mse"])) == {"a": 1.0, "b": 3.0, "c": 4.0}
     assert len(rows) == 3 and Path(path).exists()
+
+
+def test_a_non_editable_install_runs_without_a_checkout(tmp_path):
+    """pip install . (a wheel): the configs ship inside it, results go to the working folder."""
+    source = tmp_path / "source"  # built outside the checkout: a build leaves build/ behind
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "theory_check", "hydra_plugins", "conf",
+                 "experiments"):
+        path = REPO_ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, source / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(path, source / name)
+    pip = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path / "wheel"), str(source)], check=True, capture_output=True)
+    site = tmp_path / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site),
+                    str(next((tmp_path / "wheel").glob("*.whl")))], check=True, capture_output=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != ROOT_VARIABLE}
+    env["PYTHONPATH"] = str(site)
+
+    def python(*args):
+        return subprocess.run([sys.executable, *args], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    where = python("-c", "from theory_check import paths; from theory_check.experiments import "
+                         "load_figures; print(paths.CONFIG_ROOT, paths.REPO_ROOT, "
+                         "len(load_figures()))")
+    assert where.returncode == 0, where.stderr
+    config_root, results_root, figures = where.stdout.split()
+    assert Path(config_root) == site / "theory_check" / "_project"
+    assert Path(results_root) == work and int(figures) == len(list((REPO_ROOT / "experiments").glob("*.yaml")))
+    proc = python("-m", "theory_check", "n=20", "d=10", "N=8", "r=2")
+    assert proc.returncode == 0, proc.stderr
+    rows = read_run(next((work / "results" / "raw" / "adhoc").glob("*.parquet")))
+    assert set(rows["n"]) == {20}

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from .paths import REPO_ROOT, conf_dir
+from .paths import conf_dir, experiments_dir
 from .validation import check_choice
 
-EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+EXPERIMENTS_DIR = experiments_dir()
 #: "outside": a sweep outside the theorem's assumptions, described and never judged;
 #: "reference": the figure's rate is itself a sharp prediction, checked point by point.
 CLAIMS = {"sharp", "upper_bound", "tight", "outside", "reference"}

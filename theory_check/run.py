@@ -34,14 +34,14 @@ from . import rates
 # config_problems and known_keys are part of this module's interface (the sweeper calls them here).
 from .config import InvalidConfig, config_problems, generate_problem, known_keys, plugin, validate  # noqa: F401
 from .metrics import mse
-from .paths import REPO_ROOT, conf_dir
+from .paths import CONFIG_ROOT, conf_dir
 from .provenance import provenance
 from .results import merge_rows, read_run, run_path, stable_hash
 
 #: Config entries that choose what to compute or where to store it, not what the data are.
 NOT_IN_KEY = ("estimator", "results_dir", "force", "jobs", "blas_threads", "run_batch")
 #: Hydra's config folder (checked only when the app starts: importing this module needs none).
-CONF_DIR = str(REPO_ROOT / "conf")
+CONF_DIR = str(CONFIG_ROOT / "conf")
 
 
 def key_config(cfg: DictConfig) -> dict:

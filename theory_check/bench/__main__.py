@@ -7,7 +7,7 @@ import importlib
 import pkgutil
 import time
 
-from ..experiments import REPO_ROOT
+from ..paths import REPO_ROOT
 from . import __path__ as BENCH_PATH
 
 

@@ -23,7 +23,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from . import write_table
-from ..experiments import REPO_ROOT
+from ..paths import REPO_ROOT
 from ..run import CONF_DIR
 
 SWEEPS = ("thm31_base_isotropic", "thm44_low_rank_n")
