@@ -235,18 +235,19 @@ def _start_workers(launcher, workers: int) -> threading.Thread | None:
     return thread
 
 
-def _stop_workers(launcher) -> None:
+def _stop_workers(launcher, kill: bool = False) -> None:
     """Ask the joblib launcher's idle workers to exit at the end of a sweep, when every run has
     written its rows: asked only at interpreter shutdown, their teardown (numpy, scipy, Hydra)
     started last and delayed the end of a sweep by about 0.3 s. They exit on their own: killing
-    them could leave a semaphore behind, which loky then reports as leaked."""
+    them could leave a semaphore behind, which loky then reports as leaked. ``kill``: an
+    interrupted sweep, whose busy workers must stop at once."""
     if getattr(launcher, "joblib", None) is None:
         return
     from joblib.externals.loky import reusable_executor
 
     executor = getattr(reusable_executor, "_executor", None)  # private: nothing if loky renames it
     if executor is not None:
-        executor.shutdown(wait=False, kill_workers=False)
+        executor.shutdown(wait=False, kill_workers=kill)
 
 
 def make_batches(costs: list[float], workers: int, batch_size: int | None) -> list[list[int]]:
@@ -341,11 +342,17 @@ class Sweeper(BasicSweeper):
                                + "; nothing was run.")
         starting = _start_workers(self.launcher, _workers(self.config.hydra.launcher))
         try:
-            return self._launch(jobs, starting)
-        finally:
-            # Also when every run was already stored, or a run raised: idle workers left to
-            # interpreter shutdown delay the end of the command.
-            _stop_workers(self.launcher)
+            returns = self._launch(jobs, starting)
+        except BaseException:
+            # Interrupted (Ctrl-C) or a run raised: stop the workers now, in the middle of their
+            # batches (every finished run is already stored), instead of letting them finish
+            # the batches already queued.
+            _stop_workers(self.launcher, kill=True)
+            raise
+        # Also when every run was already stored: idle workers left to interpreter shutdown
+        # delay the end of the command.
+        _stop_workers(self.launcher)
+        return returns
 
     def _launch(self, jobs: list[list[str]], starting: threading.Thread | None) -> list:
         try:
