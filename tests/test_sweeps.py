@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # sweep_plugins.py (estimators and designs that fail on purpose) is imported by Hydra from here.
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)}
 SMALL = ["n=20", "d=10", "N=10", "r=2"]
+#: Runs of about 40 ms: a sweep of 100 lasts seconds, so a kill lands part-way through it.
+KILL_SIZES = ["n=400", "d=200", "N=200", "r=2"]
 
 
 def sweep_command(tmp_path: Path, *overrides: str, results: str = "raw", sizes=SMALL) -> list[str]:
@@ -53,12 +55,13 @@ def by_key(table: pd.DataFrame, drop=()) -> pd.DataFrame:
     pytest.param(signal.SIGINT, "parallel", id="SIGINT-joblib"),
 ])
 def test_killed_sweep_resumes_without_duplicates_or_lost_rows(tmp_path, sig, launcher):
-    # Runs are launched in batches of many runs per process: enough runs that the kill lands
-    # part-way through a batch, which must keep the runs it finished. 30 runs of a few ms
-    # were once all finished before the kill arrived (joblib, fresh clone under make test).
-    seeds = 200
+    # Runs are launched in batches of many runs per process: enough runs, long enough, that the
+    # kill lands part-way through a batch, which must keep the runs it finished. Runs of a few
+    # ms (n = 20) all finished within ~0.3 s, and under make test's load the kill then
+    # sometimes landed in the sweep's teardown, after the last run (joblib, fresh clones).
+    seeds = 100
     grid = [f"seed=range({seeds})", f"hydra/launcher={launcher}", "jobs=2"]
-    proc = subprocess.Popen(sweep_command(tmp_path, *grid), cwd=ROOT, env=ENV,
+    proc = subprocess.Popen(sweep_command(tmp_path, *grid, sizes=KILL_SIZES), cwd=ROOT, env=ENV,
                             start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     folder = tmp_path / "raw" / "adhoc"
@@ -77,11 +80,12 @@ def test_killed_sweep_resumes_without_duplicates_or_lost_rows(tmp_path, sig, lau
                 os.killpg(proc.pid, signal.SIGKILL)
     before = load_results(tmp_path / "raw")
     finished = before["run_key"].nunique()
-    assert 2 <= finished < seeds, "the kill should land part-way through the sweep"
+    assert 2 <= finished < seeds, (f"the kill should land part-way through the sweep: {finished} "
+                                   f"of {seeds} runs stored, exit code {proc.returncode}")
     # What a write killed between its temporary file and the rename leaves behind.
     (folder / ".0123456789abcdef.x1y2z3.tmp").write_bytes(b"PAR1 truncated")
 
-    resumed = run_sweep(tmp_path, *grid)
+    resumed = run_sweep(tmp_path, *grid, sizes=KILL_SIZES)
     left = seeds - finished
     assert f"{seeds} runs: {finished} already in the results, {left} to run" in resumed.stdout
     assert f"{left}/{left}" in resumed.stderr  # the progress bar, whichever process ran the jobs
