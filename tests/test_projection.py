@@ -186,3 +186,16 @@ def test_projection_with_a_basis_and_a_small_alpha_converges():
     assert ref_info["converged"]
     assert np.linalg.norm(P - P_ref) <= 1e-5 * np.linalg.norm(P_ref)
     _assert_feasible(P, 0.125, 3.0, B)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known failure found by `make test-explore` (2026-11-29): one basis column, α = 0.1. The "
+    "Anderson safeguard lets the dual fall by up to the duality gap, the gap grows with the "
+    "fall, and Q drifts before the switch to FISTA (certificate 3e9). A strictly monotone dual "
+    "converges here (98 iterations) but failed on another random instance; to be fixed."))
+def test_projection_with_one_basis_column_and_a_small_alpha_converges():
+    rng = np.random.default_rng(2)
+    M = 2.8125 * rng.standard_normal((2, 11))
+    B = np.linalg.qr(rng.standard_normal((2, 1)))[0]
+    _, info = project_K(M, alpha=0.1, r=3.625, basis=B, tol=1e-10)
+    assert info["converged"]
