@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from theory_check.reference import project_K_cvxpy
-from theory_check.solvers import project_K, project_l1_ball
+from theory_check.solvers import project_K, project_l1_ball, projection
 
 FEAS = 1e-6
 
@@ -96,8 +96,44 @@ def test_cheap_exit_when_clipping_lands_in_the_nuclear_ball():
     M = np.full((12, 10), 0.1)
     M[0, 0], M[3, 4] = 7.0, -5.0
     P, info = project_K(M, alpha=1.0, r=2)
-    assert info["exit"] == "clip" and info["iterations"] == 0
+    # From a cold start the first nuclear step comes first (its spectrum usually refutes the
+    # clip exit for free); a warm start checks the clipped matrix before any step.
+    assert info["exit"] == "clip" and info["iterations"] == 1
     np.testing.assert_array_equal(P, np.clip(M, -1.0, 1.0))
+    P_warm, info_warm = project_K(M, alpha=1.0, r=2, warm_start=info["warm_start"])
+    assert info_warm["exit"] == "clip" and info_warm["iterations"] == 0
+    np.testing.assert_array_equal(P_warm, P)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clip_exit_decided_from_the_first_step_as_from_the_clipped_matrix(seed):
+    """A cold start decides the clip exit after the first nuclear step, by a lower bound on
+    ‖clip M‖_* from M's spectrum, or failing that from clip(M) itself: the exit must be taken
+    exactly when clip(M) lies in the nuclear ball, whichever decides."""
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((30, 20)) + 3.0 * (rng.random((30, 20)) < 0.05)
+    clipped = np.clip(M, -1.0, 1.0)
+    exact = np.linalg.svd(clipped, compute_uv=False).sum()
+    bound = projection._clipped_lower_bound(M, clipped, projection._gram(M),
+                                            np.linalg.eigvalsh(projection._gram(M)))
+    assert 0.5 * exact < bound <= exact  # so that at 0.5 the bound alone refutes the exit
+    for scale in (0.5, 0.98, 1.02):
+        r = (scale * exact) ** 2 / M.size
+        P, info = project_K(M, alpha=1.0, r=r)
+        assert (info["exit"] == "clip") == (scale > 1)
+        if scale > 1:
+            np.testing.assert_array_equal(P, clipped)
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 12), N=st.integers(1, 12),
+       spikes=st.floats(0.0, 1.0), height=st.floats(0.0, 100.0))
+def test_clipped_lower_bound_is_below_the_nuclear_norm(seed, n, N, spikes, height):
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((n, N)) + height * (rng.random((n, N)) < spikes)
+    clipped = np.clip(M, -1.0, 1.0)
+    G = projection._gram(M)
+    bound = projection._clipped_lower_bound(M, clipped, G, np.linalg.eigvalsh(G))
+    assert bound <= np.linalg.svd(clipped, compute_uv=False).sum() * (1 + 1e-12)
 
 
 def test_cheap_exit_when_the_nuclear_projection_lands_in_the_box():

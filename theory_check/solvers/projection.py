@@ -180,6 +180,9 @@ class _NuclearProjector:
         #: last soft threshold (None: unknown; 0: the last point was inside the ball)
         self.theta = theta
         self.partial_calls = 0
+        #: Gram matrix and its eigenvalues of the last full decomposition (reused by
+        #: project_K's decision on the clip exit)
+        self.gram = self.gram_eigenvalues = None
 
     def __call__(self, Z):
         C = Z if self.B is None else self.B.T @ Z
@@ -190,6 +193,7 @@ class _NuclearProjector:
             # numpy calls the same LAPACK routine (syevd) as scipy's driver="evd", 5–10 % faster
             # at k = 120 (less wrapper work per call, which counts at these sizes).
             lam, W = np.linalg.eigh(G)
+            self.gram, self.gram_eigenvalues = G, lam
             s = np.sqrt(np.maximum(lam[::-1], 0.0))
             s_proj = _project_spectrum(s, self.radius)
             if s_proj is s:
@@ -275,8 +279,9 @@ def _holder_bound(Z, G=None):
     return (1.0 - 1e-10) * fro2 ** 1.5 / quartic if quartic > 0 else 0.0
 
 
-def _nuclear_norm_interval(Z, G):
-    """An interval certain to contain ‖Z‖_*, from the eigenvalues of the Gram matrix ``G`` of
+def _nuclear_norm_interval(Z, G, lam=None):
+    """An interval certain to contain ‖Z‖_*, from the eigenvalues ``lam`` (computed if not
+    given) of the Gram matrix ``G`` of
     Z (Z m×p, G k×k): forming G errs by at most mε‖Z‖_F² in Frobenius norm, and a backward-stable
     symmetric eigensolver by kε‖G‖_F (both with a factor 4 to spare), so every computed λ̂_i
     is within δ of λ_i = σ_i² (Weyl) and σ_i lies in [√(λ̂_i − δ), √(λ̂_i + δ)]. The interval
@@ -285,12 +290,24 @@ def _nuclear_norm_interval(Z, G):
     fro2, quartic = float(np.trace(G)), float(np.linalg.norm(G))
     if not np.isfinite(quartic):  # entries near the overflow threshold: no information
         return 0.0, np.inf
-    lam = np.linalg.eigvalsh(G)
+    lam = np.linalg.eigvalsh(G) if lam is None else lam
     delta = 4.0 * np.finfo(float).eps * (max(Z.shape) * fro2 + G.shape[0] * quartic)
     # (1 ∓ 1e-10) covers the rounding of the square roots and of the sums.
     low = (1.0 - 1e-10) * float(np.sqrt(np.maximum(lam - delta, 0.0)).sum())
     high = (1.0 + 1e-10) * float(np.sqrt(np.maximum(lam + delta, 0.0)).sum())
     return low, high
+
+
+def _clipped_lower_bound(M, clipped, G, lam):
+    """Lower bound on ``‖clipped‖_*`` from the Gram eigenvalues of M (no decomposition of the
+    clipped matrix): ‖clip M‖_* >= ‖M‖_* − ‖S‖_* for the excess S = M − clip M, and
+    ‖S‖_* <= min(Σ|S_ij|, √k‖S‖_F) with k the number of its nonzero rows or columns (S is the
+    sum of its entries times unit rank-one matrices, and has rank <= k)."""
+    low, _ = _nuclear_norm_interval(M, G, lam)
+    S = M - clipped
+    k = min(np.count_nonzero(S.any(axis=1)), np.count_nonzero(S.any(axis=0)))
+    # (1 + 1e-10) covers the rounding of the sums and of the norm.
+    return low - (1.0 + 1e-10) * min(float(np.abs(S).sum()), np.sqrt(k) * np.linalg.norm(S))
 
 
 def _in_nuclear_ball(Z, radius):
@@ -423,12 +440,19 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
         return P, info
 
     clipped = np.clip(M, -alpha, alpha)
+    # The clip exit (its set is A ∩ box when clip(M) lies in the nuclear ball) needs B = None:
+    # clipping leaves col(B) unless nothing was clipped.
+    clip_undecided = False
     if np.array_equal(clipped, M):
         if _in_nuclear_ball(M, radius):
             return done(M.copy(), "feasible", 0)
-    elif B is None and _in_nuclear_ball(clipped, radius):
-        # Clipping leaves col(B) unless nothing was clipped, so this exit needs B = None.
-        return done(clipped, "clip", 0)
+    elif B is None:
+        # From a cold start the first nuclear step decomposes M's Gram matrix, and its
+        # eigenvalues usually refute the clip exit at no cost (the check of clip(M) itself
+        # took 0.6 ms of a 15 ms solve at n = 120); with a warm start, check clip(M) now.
+        clip_undecided = Q is None and np.isfinite(np.linalg.norm(M) ** 2)
+        if not clip_undecided and _in_nuclear_ball(clipped, radius):
+            return done(clipped, "clip", 0)
 
     if Q is None:
         Q = np.zeros_like(M)
@@ -442,6 +466,11 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
     for it in range(1, max_iter + 1):
         Z = M - Q
         Y, rank = nuclear(Z)
+        if clip_undecided:  # first iteration, Z = M, and its decomposition was a full one
+            clip_undecided = False
+            if (_clipped_lower_bound(M, clipped, nuclear.gram, nuclear.gram_eigenvalues)
+                    <= radius and _in_nuclear_ball(clipped, radius)):
+                return done(clipped, "clip", 1)
         P, cert, feas, gap, dual = _certificate(M, Q, Z, Y, alpha)
         if cert <= tol:
             exit_ = "nuclear" if it == 1 and not Q.any() else "iterated"
