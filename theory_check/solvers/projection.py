@@ -440,7 +440,7 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
         return P, info
 
     clipped = np.clip(M, -alpha, alpha)
-    # The clip exit (its set is A ∩ box when clip(M) lies in the nuclear ball) needs B = None:
+    # The clip exit (clip(M) is the projection when it lies in the nuclear ball) needs B = None:
     # clipping leaves col(B) unless nothing was clipped.
     clip_undecided = False
     if np.array_equal(clipped, M):
