@@ -319,7 +319,7 @@ def _excess_nuclear_bound(S):
     <= k)."""
     k = min(np.count_nonzero(S.any(axis=1)), np.count_nonzero(S.any(axis=0)))
     # (1 + 1e-10) covers the rounding of the sums and of the norm.
-    return (1.0 + 1e-10) * min(float(np.abs(S).sum()), np.sqrt(k) * np.linalg.norm(S))
+    return (1.0 + 1e-10) * min(_l1_norm(S), np.sqrt(k) * np.linalg.norm(S))
 
 
 def _clipped_lower_bound(M, clipped, G, lam):
@@ -613,7 +613,7 @@ class _Anderson:
 
     def release(self):
         """Give the ring buffers back to the thread's scratch memory (small problems only)."""
-        if self._memory.size <= 2 * ANDERSON_MEMORY * ANDERSON_REUSE_MAX_ENTRIES:
+        if self.dF.shape[1] <= ANDERSON_REUSE_MAX_ENTRIES:  # as in __init__
             _scratch.anderson = self._memory
         self._memory = self.dG = self.dF = None
 
