@@ -82,7 +82,8 @@ def test_tobit_lipschitz_bounds_the_centered_losses_slopes():
     assert max(observed, censored) <= proofs.tobit_lipschitz(alpha, sigma, g_inf) * (1 + 1e-9)
 
 
-@pytest.mark.parametrize("shape, count", [((30, 12), 1), ((12, 30), 3), ((20, 20), 25)])
+@pytest.mark.parametrize("shape, count", [((30, 12), 1), ((12, 30), 3), ((20, 20), 25),
+                                          ((300, 200), 1), ((150, 400), 4)])  # Lanczos
 def test_top_singular_values_match_numpy(shape, count):
     A = np.random.default_rng(0).standard_normal(shape)
     expected = np.zeros(count)
