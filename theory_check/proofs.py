@@ -289,9 +289,10 @@ def thm44_chain(problem, Z_hat: np.ndarray, info: dict, *, alpha: float, r: int,
     gap = info.get("gap")
     if gap is None or not np.isfinite(gap):
         gap = float(info.get("certificate", np.inf)) * z_hat_fro * residual
+    # Z* a few ulp outside K: the inequality holds for Z*/(1 + ρ) ∈ K, at distance <= ρ‖Z*‖_F.
     rho = _membership_excess(problem.meta, alpha, r, n, N)
-    tol_basic = (d_fro * np.sqrt(2.0 * gap) + 2.0 * gap
-                 + rho * float(np.linalg.norm(Z_star)) * residual
+    shift = rho * float(np.linalg.norm(Z_star))
+    tol_basic = ((d_fro + shift) * np.sqrt(2.0 * gap) + 2.0 * gap + shift * residual
                  + ROUNDING * z_hat_fro * (residual + d_fro))
     tol_dual = ROUNDING * dual
     tol_bound = ROUNDING * bound + rho * radius * g_op
