@@ -55,8 +55,7 @@ def own_estimator(settings: dict) -> bool:
 
 def columns(problem, name: str, settings: dict, W_hat: np.ndarray, info: dict) -> dict:
     """The ``proof.`` columns of one row: the chain the problem declares for estimator
-    ``name`` (an empty dict when it declares none or the estimator's settings are not the
-    theorem's own).
+    ``name``, evaluated unless the estimator's settings are not the theorem's own.
 
     Parameters
     ----------
@@ -72,10 +71,13 @@ def columns(problem, name: str, settings: dict, W_hat: np.ndarray, info: dict) -
     Returns
     -------
     dict
+        ``{"proof.in_order": None}`` when no chain applies but the problem declares one for
+        another estimator: every row of such a run has the flag, so that the rows a run returns
+        and the rows read back from its parquet file (where a missing bool is None) agree.
     """
     chain = problem.proofs.get(name)
     if chain is None or not own_estimator(settings):
-        return {}
+        return {"proof.in_order": None} if problem.proofs else {}
     return {f"proof.{key}": value
             for key, value in chain(problem, problem.X_tilde @ W_hat, info).items()}
 
