@@ -64,8 +64,8 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
     -------
     Problem
         With ``noise`` (G), the proof chain of Theorem 3.1 for ``data_svd``
-        (:func:`theory_check.proofs.thm31_chain`), ``spectrum`` (the r singular values of Z*) and ``meta.snr_min``, the smallest
-        of them over the detection threshold ``(kN)^{1/4}σ`` (:func:`theory_check.rates.bbp_threshold`):
+        (:func:`theory_check.proofs.thm31_chain`), ``spectrum`` (the r singular values of Z*)
+        and ``meta.snr_min``, the smallest of them over the detection threshold ``(kN)^{1/4}σ`` (:func:`theory_check.rates.bbp_threshold`):
         below 1 a component is not detectable and the DoF count no longer predicts the MSE.
     """
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
