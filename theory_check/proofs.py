@@ -30,10 +30,11 @@ from .solvers.tobit import inverse_mills, tobit_loss, tobit_loss_and_grad
 
 #: Relative accuracy granted to every computed quantity of a chain on top of the certificate's
 #: slack: √u ≈ 1.5e-8. The estimate enters as Ẑ = X̃Ŵ with Ŵ = X̃⁺M̂, so Ẑ reproduces the
-#: solver's M̂ only to about u·κ(X̃) (κ up to ~1e6 for the square Gaussian designs of the
-#: sweeps), and where a step is an equality (Y inside K: M̂ = Y, so ‖D‖² = ⟨E, D⟩) that is
-#: the whole margin; √u lies above u·κ for every design the suite draws and below the
-#: solvers' tolerances (1e-8 relative for convex_linear, 1e-6 for relu_mle).
+#: solver's M̂ only to about u·κ(X̃) (κ = 10 for the condition_number design, min(n, d) for
+#: power_law, of order n for square isotropic draws), and where a step is an equality (Y
+#: inside K: M̂ = Y, so ‖D‖² = ⟨E, D⟩) that is the whole margin; √u lies far above u·κ at
+#: the sweeps' sizes and below the solvers' tolerances (1e-8 relative for convex_linear,
+#: 1e-6 for relu_mle). Measured in that equality case: ‖D‖² − ⟨E, D⟩ ≈ 1e-20 per entry.
 ROUNDING = float(np.sqrt(np.finfo(float).eps))
 
 #: Smallest matrix side for which :func:`top_singular_values` runs Lanczos instead of an SVD
