@@ -42,6 +42,15 @@ class Problem:
         Nonzero singular values of ``Z_star`` when the generator knows them (Model S), for
         references that need the whole spectrum (:func:`theory_check.rates.thm31_asymptotic`);
         not a column.
+    noise : ndarray of shape (n, N), optional
+        The noise G as drawn (before any projection onto col(X)): the proof chains need it
+        where Y does not reveal it (Model R, whose censored entries hide G). Not a column.
+    proofs : dict of str to callable
+        The proof chain of the theorem this draw satisfies, by the name of the theorem's own
+        estimator (``data_svd``, ``convex_linear``, ``relu_mle``):
+        ``chain(problem, Z_hat, info) -> dict`` of the ``proof.<key>`` columns of that
+        estimator's rows (:mod:`theory_check.proofs`, evaluated by
+        :func:`theory_check.proofs.columns`).
     """
 
     X_tilde: np.ndarray
@@ -54,6 +63,8 @@ class Problem:
     rates: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] = field(default_factory=dict)
     spectrum: np.ndarray | None = None
+    noise: np.ndarray | None = None
+    proofs: dict[str, Callable[..., dict]] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from . import noise as noise_laws
-from . import rates
+from . import proofs, rates
 
 # config_problems and known_keys are part of this module's interface (the sweeper calls them here).
 from .config import InvalidConfig, config_problems, generate_problem, known_keys, plugin, validate  # noqa: F401
@@ -125,7 +125,7 @@ def _estimator_columns(name: str, rkey: str, node: DictConfig) -> dict:
                if p != "_target_"}}
 
 
-def _estimate_row(problem, cfg: DictConfig, node: DictConfig) -> dict:
+def _estimate_row(problem, cfg: DictConfig, node: DictConfig, name: str = "") -> dict:
     row = {}
     start = time.perf_counter()
     try:
@@ -137,6 +137,8 @@ def _estimate_row(problem, cfg: DictConfig, node: DictConfig) -> dict:
                        message="the estimate Ŵ has NaN or inf entries")
             return row
         row.update(error_columns(problem, estimate.W_hat))
+        row.update(proofs.columns(problem, name, OmegaConf.to_container(node, resolve=True),
+                                  estimate.W_hat, estimate.info))
         converged = bool(estimate.info.get("converged", True))
         row["status"] = "ok" if converged else "not_converged"
         detail = estimate.info.get("exit") or estimate.info.get("status")
@@ -169,7 +171,7 @@ def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
                 for name, (rkey, node) in todo.items()]
     else:
         rows = [{**shared, **_estimator_columns(name, rkey, node),
-                 **_estimate_row(problem, cfg, node)}
+                 **_estimate_row(problem, cfg, node, name)}
                 for name, (rkey, node) in todo.items()]
 
     return merge_rows(path, rows)

@@ -16,15 +16,19 @@ The Hadamard pattern cannot lie in a random col(X̃) of dimension d < n, so :fun
 requires ``d >= n``.
 
 Every generator records ``meta.alpha`` (α of K), ``meta.noise_bound`` (β), ``meta.r_eff`` =
-‖Z*‖_*²/(‖Z*‖_∞² nN), ``meta.z_inf`` and ``meta.z_nuc``, and checks ``Z* ∈ K`` before returning.
+‖Z*‖_*²/(‖Z*‖_∞² nN), ``meta.z_inf`` and ``meta.z_nuc``, and checks ``Z* ∈ K`` before returning;
+its problem keeps the noise G and declares Theorem 4.4's proof chain for ``convex_linear``
+(:func:`theory_check.proofs.thm44_chain`).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import scipy.linalg
 
-from .. import rates
+from .. import proofs, rates
 from ..designs import orthonormal
 from ..linalg import lstsq, thin_svd
 from ..problem import Problem
@@ -53,8 +57,9 @@ def _finish(rng, X_tilde, W_star, *, alpha, r, sigma, delta, noise, **extra) -> 
     predicted = rates.thm31_columns(n, N, r, sigma, meta["k"])
     if np.isfinite(bound):  # Theorem 4.4 needs bounded noise, β = max |G_ij|
         predicted["rate_thm44"] = rates.thm44_bound(n, N, r, alpha, bound)
+    chain = partial(proofs.thm44_chain, alpha=alpha, r=r, beta=bound)
     return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta,
-                   rates=predicted)
+                   rates=predicted, noise=G, proofs={"convex_linear": chain})
 
 
 def low_rank(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0) -> Problem:

@@ -8,10 +8,12 @@ Model-A families carry over unchanged; the noise and the observation are Model R
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .. import noise as noise_laws
-from .. import rates
+from .. import proofs, rates
 from ..metrics import relu_mse
 from ..linalg import lstsq
 from ..problem import Problem
@@ -58,7 +60,8 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, family="low_ra
         ``X = X̃``, ``Y = ReLU(Z* + G)``, ``W = X̃⁺Y``; ``meta`` holds ``observation = "relu"``,
         ``alpha``, ``sigma``, ``zero_fraction`` (fraction of censored entries of Y),
         ``family``, ``noise_bound = inf`` and the family's records (``r_eff``, ``z_inf``,
-        ``z_nuc``, ...).
+        ``z_nuc``, ...); ``noise`` (G) and Theorem 4.9's proof chain for ``relu_mle``
+        (:func:`theory_check.proofs.thm49_chain`).
     """
     family = check_choice("family", family, FAMILIES)
     sigma = check_real("sigma", sigma, low=0.0, low_open=True)
@@ -80,6 +83,7 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, family="low_ra
     n, _, N = truth.shape
     predicted = {**rates.thm31_columns(n, N, r, sigma, meta["k"]),
                  "rate_thm49": rates.thm49_bound(n, N, r, truth.meta["alpha"], sigma)}
+    chain = partial(proofs.thm49_chain, alpha=truth.meta["alpha"], r=r, sigma=sigma)
     return Problem(X_tilde=X_tilde, X=X_tilde, Y=Y, W=lstsq(X_tilde, Y), W_star=truth.W_star,
                    Z_star=truth.Z_star, meta=meta, rates=predicted,
-                   metrics={"mse_relu": relu_mse})
+                   metrics={"mse_relu": relu_mse}, noise=G, proofs={"relu_mle": chain})

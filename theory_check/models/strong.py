@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from .. import designs, rates
+from .. import designs, proofs, rates
 from ..linalg import lstsq
 from ..problem import Problem
 from ..validation import check_int, check_rank, check_real
@@ -61,8 +63,9 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
     Returns
     -------
     Problem
-        With ``spectrum`` (the r singular values of Z*) and ``meta.snr_min``, the smallest
-        of them over the detection threshold ``(kN)^{1/4}σ`` (:func:`theory_check.rates.bbp_threshold`):
+        With ``noise`` (G), the proof chain of Theorem 3.1 for ``data_svd``
+        (:func:`theory_check.proofs.thm31_chain`), ``spectrum`` (the r singular values of Z*)
+        and ``meta.snr_min``, the smallest of them over the detection threshold ``(kN)^{1/4}σ`` (:func:`theory_check.rates.bbp_threshold`):
         below 1 a component is not detectable and the DoF count no longer predicts the MSE.
     """
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
@@ -84,4 +87,5 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
         snr_min = spectrum[-1] / rates.bbp_threshold(meta["k"], N, sigma) if sigma > 0 else np.inf
     meta.update(noise_bound=bound, signal=signal, snr_min=float(snr_min))
     return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta,
-                   spectrum=spectrum, rates=rates.thm31_columns(n, N, r, sigma, meta["k"]))
+                   spectrum=spectrum, rates=rates.thm31_columns(n, N, r, sigma, meta["k"]),
+                   noise=G, proofs={"data_svd": partial(proofs.thm31_chain, r=r, sigma=sigma)})
