@@ -272,20 +272,26 @@ def render_sweep(name: str, varied: str | None, rows: pd.DataFrame, fig: Figure 
         body.append(line)
     lines.append(tabulate(body, header, tablefmt="simple", disable_numparse=True))
     if len(verdicts):
-        coded = {"status", "reason"} <= set(verdicts)
-        body = []
-        for v in verdicts.to_dict("records"):
-            status, reason = verdict_text(v)
-            body.append([v["estimator"], v["role"], _fmt(v["fitted_exponent"], ".2f"),
-                         f"[{_fmt(v['ci_low'], '.2f')}, {_fmt(v['ci_high'], '.2f')}]",
-                         _fmt(v["constant"], ".3g")] + ([status, reason] if coded else [reason]))
-        header = ["estimator", "role", "exponent", "interval", "max MSE/rate"]
-        header += ["status", "reason"] if coded else ["verdict"]
         lines.append("")
-        lines.append(tabulate(body, header, tablefmt="simple", disable_numparse=True,
-                              maxcolwidths=[None] * (len(header) - 1) + [VERDICT_WIDTH]))
+        lines.append(_verdict_table(verdicts))
     lines.append(f"rows: {where}")
     return "\n".join(lines)
+
+
+def _verdict_table(verdicts: pd.DataFrame) -> str:
+    """Fitted exponent, its interval, the largest MSE / rate, and the verdict of each estimator:
+    ``status`` and ``reason`` when the analysis writes them, else its prose ``verdict``."""
+    coded = {"status", "reason"} <= set(verdicts)
+    body = []
+    for v in verdicts.to_dict("records"):
+        status, reason = verdict_text(v)
+        body.append([v["estimator"], v["role"], _fmt(v["fitted_exponent"], ".2f"),
+                     f"[{_fmt(v['ci_low'], '.2f')}, {_fmt(v['ci_high'], '.2f')}]",
+                     _fmt(v["constant"], ".3g")] + ([status, reason] if coded else [reason]))
+    header = ["estimator", "role", "exponent", "interval", "max MSE/rate"]
+    header += ["status", "reason"] if coded else ["verdict"]
+    return tabulate(body, header, tablefmt="simple", disable_numparse=True,
+                    maxcolwidths=[None] * (len(header) - 1) + [VERDICT_WIDTH])
 
 
 def summarize(rows: pd.DataFrame, figures: list[Figure], swept: str | None = None,
@@ -424,6 +430,35 @@ def plot_sweeps(points: pd.DataFrame, verdicts: pd.DataFrame, path: Path) -> Pat
     return path
 
 
+def render_tables(verdicts: pd.DataFrame, points: pd.DataFrame, where: str) -> str:
+    """The summary of each sweep of a results root that keeps only the report's tables
+    (``verdicts.csv``, ``tables/points.csv``: the committed results): points with their 10–90%
+    range over seeds (the tables keep no per-seed rows for an interval), then the verdicts."""
+    texts = []
+    for sweep in dict.fromkeys([*points.get("sweep", []), *verdicts["sweep"]]):
+        pts = points[points["sweep"] == sweep] if len(points) else points
+        ver = verdicts[verdicts["sweep"] == sweep]
+        varied = pts["varied"].iloc[0] if len(pts) else (ver["varied"].iloc[0] if len(ver) else "x")
+        figure = (ver["figure"].iloc[0] if len(ver) else pts["figure"].iloc[0])
+        lines = [f"== {sweep}: Theorem {ver['theorem'].iloc[0] if len(ver) else '?'}, {varied} swept "
+                 f"(experiments/{figure}.yaml)"]
+        if len(pts):
+            ratio = "reference_ratio" in pts and pts["reference_ratio"].notna().any()
+            body = [[p["estimator"], _fmt(p["x"], "g"), _fmt(p["n_seeds"], "g"), _fmt(p["mse_mean"]),
+                     f"[{_fmt(p['mse_q10'], '.3g')}, {_fmt(p['mse_q90'], '.3g')}]",
+                     _fmt(p["constant"], ".3g")] + ([_fmt(p["reference_ratio"], ".3g")] if ratio else [])
+                    for p in pts.sort_values(["estimator", "x"]).to_dict("records")]
+            lines.append(tabulate(body, ["estimator", varied, "seeds", "mean MSE", "10–90%",
+                                         "MSE/rate"] + (["MSE/reference"] if ratio else []),
+                                  tablefmt="simple", disable_numparse=True))
+        if len(ver):
+            lines.append("")
+            lines.append(_verdict_table(ver))
+        lines.append(f"tables: {where}")
+        texts.append("\n".join(lines))
+    return "\n\n".join(texts)
+
+
 def main(argv=None) -> int:
     """``theory-check-summary RESULTS_DIR [--experiment NAME] [--plot FILE]``."""
     parser = argparse.ArgumentParser(
@@ -441,18 +476,30 @@ def main(argv=None) -> int:
     raw = raw_folder(args.results)
     if not raw.is_dir():
         parser.error(f"RESULTS_DIR {args.results} is not a folder")
-    if args.experiment:
-        missing = [e for e in args.experiment if not (raw / e).is_dir()]
-        if missing:
-            known = sorted(p.name for p in raw.iterdir() if p.is_dir())
-            parser.error(f"--experiment {', '.join(missing)}: no such folder in {raw} (it has {known})")
-    rows = load_results(raw, args.experiment)
-    if rows.empty:
-        parser.error(f"no result rows in {raw} (raw rows: <experiment>/<run key>.parquet; the "
-                     f"committed results/ keeps only tables: compare those with theory-check-diff)")
-    text, verdicts, points = summarize(
-        rows, _figures(),
-        where=lambda experiment, part: f"{part['run_key'].nunique()} run files in {raw / experiment}/")
+    if any(raw.glob("*/*.parquet")):
+        if args.experiment:
+            missing = [e for e in args.experiment if not (raw / e).is_dir()]
+            if missing:
+                known = sorted(p.name for p in raw.iterdir() if p.is_dir())
+                parser.error(f"--experiment {', '.join(missing)}: no such folder in {raw} (it has {known})")
+        rows = load_results(raw, args.experiment)
+        text, verdicts, points = summarize(
+            rows, _figures(),
+            where=lambda experiment, part: f"{part['run_key'].nunique()} run files in {raw / experiment}/")
+    elif (args.results / "verdicts.csv").is_file():  # committed results: the report's tables only
+        verdicts = pd.read_csv(args.results / "verdicts.csv")
+        points_file = args.results / "tables" / "points.csv"
+        points = pd.read_csv(points_file) if points_file.is_file() else pd.DataFrame(columns=["sweep"])
+        if args.experiment:
+            verdicts = verdicts[verdicts["sweep"].isin(args.experiment)]
+            points = points[points["sweep"].isin(args.experiment)]
+            if verdicts.empty and points.empty:
+                parser.error(f"--experiment {', '.join(args.experiment)}: no such sweep in "
+                             f"{args.results / 'verdicts.csv'}")
+        text = render_tables(verdicts, points, f"{points_file}, {args.results / 'verdicts.csv'}")
+    else:
+        parser.error(f"no result rows in {raw} (<experiment>/<run key>.parquet) and no "
+                     f"verdicts.csv in {args.results}")
     print(text)
     if args.csv:
         verdicts.to_csv(f"{args.csv}_verdicts.csv", index=False)
