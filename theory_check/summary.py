@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import math
 import sys
 from pathlib import Path
@@ -32,6 +33,8 @@ from tabulate import tabulate
 from . import analysis
 from .experiments import Figure, Sweep, load_figures
 from .results import load_results, read_run, run_path
+
+log = logging.getLogger(__name__)
 
 #: The sharp references a run's rows may carry, beside the figure's own, with their labels.
 EXTRA_REFERENCES = {"reference_asymptotic": "spiked-model asymptotic risk"}
@@ -335,6 +338,13 @@ def summarize_sweep(sweeper, jobs: list[list[str]]) -> None:
     """
     if sweeper.config.get("quiet"):
         return
+    try:
+        _summarize_sweep(sweeper, jobs)
+    except Exception as exc:  # the rows are stored: a summary that fails must not fail the sweep
+        log.warning(f"the sweep's rows are stored, but its summary failed: {type(exc).__name__}: {exc}")
+
+
+def _summarize_sweep(sweeper, jobs: list[list[str]]) -> None:
     from hydra.core.utils import filter_overrides
 
     from .run import run_key
@@ -359,7 +369,8 @@ def summarize_sweep(sweeper, jobs: list[list[str]]) -> None:
     varied = _varying(shown)
     # In the order the overrides were given: the first varied one is the sweep's x.
     moving = [_override_key(o) for o in shown[0]
-              if o.partition("=")[0] in varied and _override_key(o) not in NOT_SWEPT]
+              if o.partition("=")[0] in varied and _override_key(o) not in NOT_SWEPT
+              and _override_key(o) in rows]  # design._target_ is no column: the rows tell
     declared = str(rows["sweep"].iloc[0])
     swept = declared if declared in moving or (declared in rows and not moving) else (
         moving[0] if moving else None)
