@@ -109,3 +109,30 @@ def test_bad_arguments_are_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit):
         diff.main([str(tmp_path / "empty"), str(ROOT / "results")])
+
+
+def test_a_results_root_without_raw_rows_is_compared_through_its_compact_rows(make_cfg, tmp_path, capsys):
+    from theory_check.results import load_results
+    from theory_check.summary import _figures, summarize
+
+    raw = adhoc_rows(make_cfg, tmp_path)
+    rows = load_results(raw)
+    root = tmp_path / "committed"
+    _, verdicts, points = summarize(rows, _figures())
+    (root / "tables").mkdir(parents=True)
+    verdicts.to_csv(root / "verdicts.csv", index=False)
+    points.to_csv(root / "tables" / "points.csv", index=False)
+    path = diff.write_compact_rows(rows, root)
+    first = path.read_bytes()
+    assert diff.write_compact_rows(rows, root).read_bytes() == first  # same rows, same bytes
+
+    assert diff.main([str(raw), str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"B = {root}: {len(rows)} rows" in out
+    assert "2 of the 2 (sweep, estimator) groups with rows on both sides are bitwise equal" in out
+
+    changed = rows.copy()
+    changed.loc[changed.index[0], "mse"] = np.nextafter(changed["mse"].iloc[0], 1.0)  # one ulp
+    diff.write_compact_rows(changed, root)
+    assert diff.main([str(raw), str(root), "--rtol", "0"]) == 1
+    assert "DIFFERENT: 1 groups fail, in sweeps adhoc" in capsys.readouterr().out

@@ -10,6 +10,9 @@ A and B are results folders: a folder of raw rows (``results/raw``, or a results
   versions (``pkg.*``, ``version``, ``python``) and commits (``git_commit``) that differ. The
   verdicts are those :mod:`theory_check.summary` computes from each side's rows, as the report
   does.
+* A results root without raw rows offers its compact rows table ``tables/rows.csv.gz`` when
+  it has one (:func:`write_compact_rows`: key, MSE, status, versions and commit of each row),
+  compared as raw rows are, with the verdicts of its ``verdicts.csv``.
 * Otherwise the committed tables are compared: points matched by (figure, sweep, estimator,
   value of the varied parameter), the relative change of their mean MSE, and the verdicts of
   ``verdicts.csv``. These tables record no versions or commits.
@@ -40,6 +43,10 @@ from .summary import _figures, raw_folder, summarize, verdict_text
 #: digits, so a rounding flip alone moves a mean by up to 1e-5 of itself.
 DEFAULT_RTOL = 1e-4
 PROVENANCE = ("version", "python", "git_commit")
+#: A results root's compact table of its rows, for a result set that keeps no raw rows (the
+#: committed results): what the comparison of rows needs, written by :func:`write_compact_rows`.
+COMPACT_ROWS = Path("tables") / "rows.csv.gz"
+COMPACT_COLUMNS = ("key", "run_key", "experiment_name", "estimator", "seed", "mse", "status")
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -58,7 +65,7 @@ class Side:
 
     def describe(self) -> str:
         if self.has_rows:
-            return f"{self.path}: {len(self.rows)} raw rows"
+            return f"{self.path}: {len(self.rows)} rows"
         return f"{self.path}: committed tables ({len(self.points)} points, {len(self.verdicts)} verdicts)"
 
 
@@ -86,10 +93,36 @@ def load_side(path: Path, experiments=None) -> Side:
     verdicts = pd.read_csv(path / "verdicts.csv")
     points_file = path / "tables" / "points.csv"
     points = pd.read_csv(points_file) if points_file.is_file() else pd.DataFrame()
+    compact = path / COMPACT_ROWS
+    rows = pd.read_csv(compact, dtype=str).astype({"mse": float}) if compact.is_file() else pd.DataFrame()
     if experiments:
         verdicts = verdicts[verdicts["sweep"].isin(experiments)]
         points = points[points["sweep"].isin(experiments)] if len(points) else points
-    return Side(path, pd.DataFrame(), verdicts, points)
+        rows = rows[rows["experiment_name"].isin(experiments)] if len(rows) else rows
+    return Side(path, rows, verdicts, points)
+
+
+def write_compact_rows(rows: pd.DataFrame, root: Path) -> Path:
+    """Write ``<root>/tables/rows.csv.gz``: per row its key, sweep, estimator, seed, MSE (all
+    17 significant digits, so equal floats stay equal), status, versions and commit, so that
+    a results root without raw rows can be compared row by row.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Result rows (:func:`theory_check.results.load_results`).
+    root : Path
+        The results root (``results/``).
+    """
+    columns = [c for c in (*COMPACT_COLUMNS, *PROVENANCE) if c in rows]
+    columns += sorted(c for c in rows if c.startswith("pkg."))
+    path = Path(root) / COMPACT_ROWS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = rows[columns].sort_values(["experiment_name", "key"])
+    # A fixed gzip header time: the same rows give the same bytes, so git sees no change.
+    table.to_csv(path, index=False, float_format="%.17g",
+                 compression={"method": "gzip", "mtime": 0})
+    return path
 
 
 def relative_change(a, b) -> np.ndarray:

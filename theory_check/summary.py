@@ -247,11 +247,14 @@ def render_sweep(name: str, varied: str | None, rows: pd.DataFrame, fig: Figure 
                      + f"; claim {fig.sweeps[0].claim} ({origin})")
     elif varied:
         lines.append("   no figure of this theorem has its rate column in these rows: points only")
-    statuses = rows["status"].value_counts()
-    bad = {s: int(k) for s, k in statuses.items() if s != "ok"}
-    if bad:
-        lines.append("   rows not ok (left out of the fits): "
-                     + ", ".join(f"{k} {s}" for s, k in bad.items()))
+    bad = rows[rows["status"] != "ok"]
+    if len(bad):
+        counts = bad.groupby(["estimator", "status"]).size()
+        first = bad["message"].dropna().astype(str) if "message" in bad else pd.Series(dtype=str)
+        first = first[first != ""]
+        lines.append("   rows not ok, left out of the fits: "
+                     + ", ".join(f"{e} {k} {s}" for (e, s), k in counts.items())
+                     + (f" (first: {first.iloc[0]})" if len(first) else ""))
     x = varied or "n"
     means = mean_intervals(rows, x)
     if len(points):
