@@ -149,3 +149,13 @@ def test_summary_command_on_raw_rows_and_on_the_committed_tables(tmp_path, make_
     assert committed.loc[("thm31_n", "data_svd"), "verdict"] in out
     with pytest.raises(SystemExit):
         summary.main([str(tmp_path / "nothing")])
+
+
+def test_help_introduces_theory_check():
+    proc = subprocess.run([sys.executable, "-m", "theory_check", "--help"], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("theory-check: simulation checks of the error rates")
+    assert "powered by Hydra" not in proc.stdout
+    assert "theory-check -m n=100,200,400 seed='range(3)'" in proc.stdout
+    assert "estimator: convex_linear, data_svd" in proc.stdout  # the config groups, listed
