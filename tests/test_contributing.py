@@ -3,6 +3,7 @@ function plus YAML files, in a folder of one's own (``THEORY_CHECK_ROOT``), with
 file of the package; ``make reproduce-figures`` runs, fits, draws and reports them."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,3 +104,58 @@ def test_a_new_noise_and_a_new_figure_run_end_to_end_without_editing_the_package
     assert "### Theorem 3.1 under Laplace noise\n\n![laplace_rates](figures/laplace_rates.png)" in report
     assert (root / "results" / "figures" / "laplace_rates.png").exists()
     assert git_status() == before  # nothing of the checkout was touched
+
+
+ESTIMATOR = '''
+"""Shrunk data-driven SVD: a newcomer's estimator, one module of theory_check/estimators/."""
+
+from .base import Estimator
+from .svd import DataSVD
+
+
+class ShrunkSVD(Estimator):
+    """DataSVD's Ŵ scaled by ``shrink`` in [0, 1]."""
+
+    def __init__(self, shrink: float = 0.9):
+        if not 0.0 <= shrink <= 1.0:
+            raise ValueError(f"shrink must be in [0, 1], got {shrink}")
+        self.shrink = shrink
+
+    def __call__(self, problem, r):
+        estimate = DataSVD()(problem, r)
+        estimate.W_hat = self.shrink * estimate.W_hat
+        return estimate
+'''
+ESTIMATOR_CONFIG = """
+# @package estimator.shrunk_svd
+_target_: theory_check.estimators.ShrunkSVD
+shrink: 0.9
+"""
+
+
+def test_a_new_estimator_is_a_module_and_a_config_with_no_export(tmp_path):
+    """CONTRIBUTING's estimator recipe as written: a module in theory_check/estimators/ and
+    conf/estimator/<name>.yaml whose _target_ is theory_check.estimators.<Class>, nothing else
+    (here in a copy of the package and of conf/, so the checkout stays untouched); a sweep that
+    selects it on the command line runs it and its summary lists it beside the others."""
+    package = tmp_path / "package"
+    shutil.copytree(REPO_ROOT / "theory_check", package / "theory_check",
+                    ignore=shutil.ignore_patterns("__pycache__", "_project"))
+    shutil.copytree(REPO_ROOT / "hydra_plugins", package / "hydra_plugins",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    root = tmp_path / "project"
+    shutil.copytree(REPO_ROOT / "conf", root / "conf")
+    shutil.copytree(REPO_ROOT / "experiments", root / "experiments")
+    (package / "theory_check" / "estimators" / "shrunk.py").write_text(textwrap.dedent(ESTIMATOR).lstrip())
+    (root / "conf" / "estimator" / "shrunk_svd.yaml").write_text(textwrap.dedent(ESTIMATOR_CONFIG).lstrip())
+    env = {**os.environ, ROOT_VARIABLE: str(root), "PYTHONPATH": str(package)}
+    proc = subprocess.run([sys.executable, "-m", "theory_check", "-m", "n=40,80,160", "d=20", "N=20",
+                           "r=2", "seed=range(2)", "estimator=[data_svd,shrunk_svd]",
+                           f"hydra.sweep.dir={tmp_path / 'out'}"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = load_results(root / "results" / "raw", ["adhoc"])
+    mine = rows[rows["estimator"] == "shrunk_svd"]
+    assert len(mine) == 6 and set(mine["status"]) == {"ok"}
+    assert (mine["estimator.shrink"] == 0.9).all()
+    assert re.search(r"^shrunk_svd +baseline +\d", proc.stdout, re.M)  # fitted in the sweep's summary

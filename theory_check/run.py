@@ -39,7 +39,7 @@ from .provenance import provenance
 from .results import merge_rows, read_run, run_path, stable_hash
 
 #: Config entries that choose what to compute or where to store it, not what the data are.
-NOT_IN_KEY = ("estimator", "results_dir", "force", "jobs", "blas_threads", "run_batch")
+NOT_IN_KEY = ("estimator", "results_dir", "force", "jobs", "blas_threads", "run_batch", "quiet")
 #: Hydra's config folder (checked only when the app starts: importing this module needs none).
 CONF_DIR = str(CONFIG_ROOT / "conf")
 
@@ -205,8 +205,13 @@ def _app(cfg: DictConfig) -> None:
         validate(cfg)
     except ValueError as exc:  # a config error, not a crash: the message without a traceback
         raise InvalidConfig(f"invalid configuration: {exc}") from None
+    _, path, todo = pending(cfg)
     with threadpool_limits(limits=cfg.get("blas_threads")):
-        run(cfg, checked=True)
+        rows = run(cfg, checked=True)
+    if not cfg.get("quiet"):  # the command line answers; run() itself stays silent
+        from .summary import run_summary
+
+        print(run_summary(cfg, rows, path, stored_before=not todo))
 
 
 def main() -> None:

@@ -49,6 +49,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from tqdm import tqdm
 
 from . import run
+from .summary import summarize_sweep
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +353,7 @@ class Sweeper(BasicSweeper):
         # Also when every run was already stored: idle workers left to interpreter shutdown
         # delay the end of the command.
         _stop_workers(self.launcher)
+        summarize_sweep(self, jobs)
         return returns
 
     def _launch(self, jobs: list[list[str]], starting: threading.Thread | None) -> list:
