@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
+
 from ..linalg import ColumnSpace, blas_threads_by_size
 from ..problem import Problem
-from ..solvers.projection import project_K
+from ..solvers.projection import check_alpha_resolvable, project_K
 from ..reference import project_K_cvxpy
 from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_real)
 from . import cv
@@ -90,8 +92,13 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
     max_iter = check_int("max_iter", max_iter, low=1)
     cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
                                                    low_open=True)
+    size = float(np.abs(Y).max())
+    if not cv.is_cv(alpha):
+        check_alpha_resolvable(alpha, size, tol, data="max|Y|")
     if cv.is_cv(alpha) or cv.is_cv(rank):
         alphas = cv.alpha_grid(Y, cv_grid) if cv.is_cv(alpha) else [alpha]
+        check_alpha_resolvable(min(alphas), size, cv_tol, name="cv_grid", data="max|Y|",
+                               tol_name="cv_tol")
         ranks = cv.rank_grid(cv_rank_grid, max_rank, cv.powers_of_two(max_rank)) \
             if cv.is_cv(rank) else [rank]
         cv.check_folds(cv_folds, n)

@@ -19,10 +19,11 @@ import scipy.optimize
 
 from ..linalg import ColumnSpace, blas_threads_by_size, thin_svd
 from ..problem import Problem
-from ..solvers.tobit import check_activations, tobit_apg
+from ..solvers.tobit import (PROJECTION_TOL, check_activations, check_projection_alpha,
+                             tobit_apg)
 from ..solvers.tobit_em import _tobit_em
 from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_rank,
-                          check_real, check_sigma)
+                          check_real, check_sigma_relative)
 from . import cv
 from .base import Estimate, Estimator
 from .cv import check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
@@ -94,7 +95,12 @@ def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
     X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank, allow_cv=True)
     alpha = cv.check_alpha_or_cv(alpha)
     alphas = cv.alpha_grid(Y, cv_grid) if cv.is_cv(alpha) else [alpha]
-    sigma = check_sigma(sigma, scale=max(max(alphas), float(Y.max())))
+    alpha_name = "cv_grid" if cv.is_cv(alpha) else "alpha"
+    data_scale = float(Y.max())
+    sigma = check_sigma_relative(sigma, data_scale=data_scale, alpha=max(alphas),
+                                 alpha_name=alpha_name)
+    check_projection_alpha(min(alphas), data_scale, sigma, PROJECTION_TOL, name=alpha_name,
+                           tol_name="tobit_apg's projection_tol")
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
@@ -360,7 +366,7 @@ def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter:
         (see ``tobit_em``; without the history).
     """
     X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
-    sigma = check_sigma(sigma, scale=float(Y.max()))
+    sigma = check_sigma_relative(sigma, data_scale=float(Y.max()))
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     ridge = check_real("ridge", ridge, low=0.0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from ..linalg import blas_threads_by_size, thin_svd, truncate
+from ..linalg import blas_threads_by_size, check_representable, thin_svd, truncate
 from ..problem import Problem
-from ..validation import check_int, check_matrix, check_rank, check_real
+from ..validation import check_int, check_matrix, check_nonzero, check_rank, check_real
 from . import cv
 from .base import CLOSED_FORM, Estimate, Estimator
 
@@ -64,7 +64,7 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
     W_hat : ndarray of shape (d, N)
     info : dict, only if ``return_info``
     """
-    X_tilde = check_matrix("X_tilde", X_tilde)
+    X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
     max_rank = min(d, Y.shape[1])
@@ -80,7 +80,7 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
         result = cv.cross_validate(fit, X_tilde, Y, ranks, folds=cv_folds, seed=seed)
         rank = result["best"]
         info.update(rank=rank, **cv.summary(result, "ranks", ranks))
-    W_hat = _data_svd(X_tilde, Y, rank, rcond)
+    W_hat = check_representable(_data_svd(X_tilde, Y, rank, rcond))
     return (W_hat, info) if return_info else W_hat
 
 
