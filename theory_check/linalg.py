@@ -213,13 +213,12 @@ def _scale_exponent(A) -> int:
     return 0 if size == 0.0 or SCALE_RANGE[0] <= size <= SCALE_RANGE[1] else binary_exponent(size)
 
 
-def check_representable(W: np.ndarray) -> np.ndarray:
-    """Return the weight ``W`` = X̃⁺M, or raise ``ValueError`` when it overflowed (inf or NaN):
-    X_tilde is too small against Y for Ŵ to be a float matrix."""
+def check_representable(W: np.ndarray, reason: str = "X_tilde is too small against Y") -> np.ndarray:
+    """Return the estimate ``W``, or raise ``ValueError`` naming ``reason`` when it overflowed
+    (inf or NaN entries): its true entries lie beyond the float range."""
     if not np.all(np.isfinite(W)):
-        raise ValueError("X_tilde is too small against Y: the weight Ŵ with X_tilde @ Ŵ = M̂ "
-                         "has entries beyond the float range (about 1.8e308); rescale X_tilde "
-                         "or Y")
+        raise ValueError(f"{reason}: the estimate Ŵ has entries beyond the float range "
+                         "(about 1.8e308); rescale the data")
     return W
 
 
