@@ -167,7 +167,7 @@ class ColumnSpace:
             raise ValueError(f"method must be 'qr' or 'svd', got {method!r}")
         # X̃ is factored divided by 2^e outside SCALE_RANGE (col X̃ is the same; X̃⁺ scales
         # by 2^-e): at 1e-300 the QR path's ‖R⁻¹‖_F overflowed and it fell back to the SVD.
-        self._exponent = _scale_exponent(X_tilde)
+        self._exponent = scale_exponent(X_tilde)
         if self._exponent:
             X_tilde = np.ldexp(X_tilde, -self._exponent)
         self._qr = _full_rank_qr(X_tilde) if method == "qr" else None
@@ -183,7 +183,7 @@ class ColumnSpace:
 
         Raises ``ValueError`` when Ŵ has entries beyond the float range (X̃ tiny against M).
         """
-        exponent = _scale_exponent(M)
+        exponent = scale_exponent(M)
         W = self._weight(np.ldexp(M, -exponent) if exponent else M)
         exponent -= self._exponent
         if exponent:
@@ -200,20 +200,24 @@ class ColumnSpace:
         return scipy.linalg.solve_triangular(R, Q.T @ M, check_finite=False)
 
 
-#: Matrices whose largest entry lies in this range are factored and multiplied in the
-#: caller's units; outside it :class:`ColumnSpace` divides them by a power of two near it
-#: (:func:`binary_exponent`), so that Gram-type quantities (squares of entries, summed) stay
-#: within the float range.
+#: Data whose largest entry lies in this range are used in the caller's units by the
+#: homogeneous computations (ColumnSpace, weight_svd, project_K, the squared CV scores);
+#: outside it they are divided by a power of two near it (:func:`binary_exponent`), so that
+#: squares of entries summed over a matrix (Gram matrices, norms, Anderson's Gram matrix)
+#: neither overflow nor underflow: at 1e155 project_K's Gram matrix had inf entries
+#: ("Eigenvalues did not converge"), at 1e-155 Anderson's was subnormal ("Singular matrix").
+#: Inside it, results are bitwise those of the code before the scaling existed.
 SCALE_RANGE = (1e-100, 1e100)
 
 
-def _scale_exponent(A) -> int:
+def scale_exponent(A) -> int:
     """0 when max|A| is 0 or in SCALE_RANGE, else :func:`binary_exponent` of max|A|."""
     size = float(np.abs(A).max())
     return 0 if size == 0.0 or SCALE_RANGE[0] <= size <= SCALE_RANGE[1] else binary_exponent(size)
 
 
-def check_representable(W: np.ndarray, reason: str = "X_tilde is too small against Y") -> np.ndarray:
+def check_representable(W: np.ndarray,
+                        reason: str = "X_tilde is too small against Y") -> np.ndarray:
     """Return the estimate ``W``, or raise ``ValueError`` naming ``reason`` when it overflowed
     (inf or NaN entries): its true entries lie beyond the float range."""
     if not np.all(np.isfinite(W)):

@@ -39,7 +39,7 @@ import numbers
 import numpy as np
 from scipy.special import log_ndtr
 
-from ..linalg import _scale_exponent
+from ..linalg import scale_exponent
 from ..problem import Problem
 from ..validation import check_int, check_real, check_vector
 
@@ -165,7 +165,7 @@ def cross_validate(fit, X_tilde, Y, candidates, *, folds, seed, score="squared_e
     parts = fold_indices(n, check_folds(folds, n), check_seed(seed))
     score_fn = SCORE_FUNCTIONS[score]
     # Y's units divided by 2^e in the squared scores and the norms below (0: none).
-    exponent = _scale_exponent(Y)
+    exponent = scale_exponent(Y)
     squared = score in SQUARED_SCORES and exponent != 0
     fold_scores = np.empty((len(parts), len(candidates)))
     identifiable = True

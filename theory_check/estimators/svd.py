@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from ..linalg import (_scale_exponent, blas_threads_by_size, check_representable, thin_svd,
+from ..linalg import (blas_threads_by_size, check_representable, scale_exponent, thin_svd,
                       truncate)
 from ..problem import Problem
 from ..validation import check_int, check_matrix, check_nonzero, check_rank, check_real
@@ -32,7 +32,7 @@ def weight_svd(W, rank: int) -> np.ndarray:
     rank = check_rank(rank, max_rank=min(W.shape))
     # [W]_r is homogeneous in W: near the float range's limit the singular values overflow
     # (NaN at max|W| = 1.7e308), so extreme W is truncated divided by a power of two.
-    exponent = _scale_exponent(W)
+    exponent = scale_exponent(W)
     if not exponent:
         return truncate(W, rank)
     with np.errstate(over="ignore"):

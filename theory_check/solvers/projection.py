@@ -46,7 +46,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dasum as _dasum
 
-from ..linalg import binary_exponent, blas_threads_by_size
+from ..linalg import blas_threads_by_size, scale_exponent
 from ..validation import check_basis, check_int, check_matrix, check_real, check_vector
 
 #: Step of the proximal-gradient map on the dual, in (0, 2): 1.9 took 10–30 % fewer
@@ -89,14 +89,6 @@ PARTIAL_EIGH_MIN_SIZE = 1400
 PARTIAL_THRESHOLD_FRACTION = 0.9
 #: Side of the diagonal blocks of the pinching bound on the nuclear norm (_pinching_bound).
 PINCHING_BLOCK = 32
-#: M whose largest entry lies in this range is projected in the caller's units; outside it M
-#: and α are divided by a power of two near max|M| first (the projection is positively
-#: homogeneous, P_{K(cα, r)}(cM) = c·P_{K(α, r)}(M), and the scaling exact), and the result
-#: multiplied back. Inside it neither the Gram matrices (entries up to nN·max|M|²) nor the
-#: Anderson Gram matrix (squared differences of iterates) overflow or underflow: at 1e155 the
-#: Gram matrix had inf entries ("Eigenvalues did not converge"), at 1e-155 Anderson's was
-#: subnormal ("Singular matrix").
-SCALE_RANGE = (1e-100, 1e100)
 #: α below this factor × ε·max|M|/tol is refused (:func:`check_alpha_resolvable`).
 ALPHA_ROUNDING_FACTOR = 10.0
 
@@ -487,11 +479,11 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
         the last nuclear-ball projection), ``partial_eigh`` (nuclear steps that used the
         partial eigendecomposition), ``momentum_iterations`` (iterations after the switch
         from Anderson to FISTA), ``time``, ``warm_start`` (``{"Q": dual multiplier,
-        "theta": last soft threshold}``), ``scale_exponent`` (e: M and α were divided by 2^e,
-        outside :data:`SCALE_RANGE`; 0 otherwise). Everything is in the caller's units: P,
-        ``warm_start`` and ``gap`` (which overflows to inf when the caller's units cannot
-        hold it) scaled back, the relative ``certificate``, ``feasibility`` and
-        ``error_bound`` unchanged.
+        "theta": last soft threshold}``), ``scale_exponent`` (e: M and α were divided by
+        2^e, max|M| being outside :data:`theory_check.linalg.SCALE_RANGE`; 0 otherwise).
+        Everything is in the caller's units: P, ``warm_start`` and ``gap`` (inf when the
+        caller's units cannot hold it) scaled back; ``certificate``, ``feasibility`` and
+        ``error_bound`` are relative.
 
     Raises
     ------
@@ -501,12 +493,13 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
     if check_input:
         M, alpha, r, basis, tol, max_iter = _check_common(M, alpha, r, basis, tol, max_iter)
     Q = _check_warm_start(warm_start, M.shape)
-    size = float(np.abs(M).max())
-    if size == 0.0 or SCALE_RANGE[0] <= size <= SCALE_RANGE[1]:
+    # The projection is positively homogeneous, P_{K(cα, r)}(cM) = c·P_{K(α, r)}(M): M outside
+    # linalg.SCALE_RANGE is projected divided by a power of two (exactly) and multiplied back.
+    e = scale_exponent(M)
+    if not e:
         P, info = _project_K(M, alpha, r, basis, tol, max_iter, Q, warm_start)
         info["scale_exponent"] = 0
         return P, info
-    e = binary_exponent(size)
     if Q is not None:
         theta = warm_start.get("theta")
         warm_start = {"Q": np.ldexp(Q, -e),
@@ -525,7 +518,8 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
 
 
 def _project_K(M, alpha, r, B, tol, max_iter, Q, warm_start):
-    """:func:`project_K` on checked input, in units where max|M| is in SCALE_RANGE (or 0)."""
+    """:func:`project_K` on checked input, in units where max|M| is in linalg.SCALE_RANGE
+    (or 0)."""
     start = time.perf_counter()
     n, N = M.shape
     with np.errstate(over="ignore"):  # α near the overflow threshold: an infinite radius
