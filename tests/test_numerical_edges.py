@@ -107,6 +107,18 @@ def test_convex_linear_gives_the_scaled_estimate(scale_x, scale_y, wide):
         assert _relative(W * (scale_x / scale_y), W1) < 1e-12
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_convex_linear_with_the_cvxpy_reference_at_extreme_scales(scale):
+    # On the code as found: a Ŵ of inf at 1e200 (at 1e100 already), and "converged" with a NaN
+    # certificate and a wrong Ŵ at 1e-200.
+    pytest.importorskip("cvxpy")
+    W1 = convex_linear(X, Y, alpha=0.5, rank=2, solver="cvxpy")
+    W, info = convex_linear(X, scale * Y, alpha=scale * 0.5, rank=2, solver="cvxpy",
+                            return_info=True)
+    assert info["converged"] and np.isfinite(info["certificate"])
+    assert _relative(W / scale, W1) < 1e-8
+
+
 def test_an_estimate_beyond_the_float_range_is_refused():
     for call in (lambda: convex_linear(1e-300 * X, 1e300 * Y, alpha=0.5e300, rank=2),
                  lambda: data_svd(1e-300 * X, 1e300 * Y, 2)):

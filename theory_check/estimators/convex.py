@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
+from functools import partial, wraps
 
 import numpy as np
 
-from ..linalg import ColumnSpace, blas_threads_by_size
+from ..linalg import ColumnSpace, blas_threads_by_size, scale_exponent
 from ..problem import Problem
 from ..solvers.projection import check_alpha_resolvable, project_K
 from ..reference import project_K_cvxpy
@@ -15,10 +15,40 @@ from . import cv
 from .cv import CV_KEYS, check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
 from .base import Estimate, Estimator
 
+
+def _in_scale_range(project):
+    """``project`` (signature of ``project_K``) on M and α divided by a power of two when max|M|
+    is outside :data:`theory_check.linalg.SCALE_RANGE`, P and the gap multiplied back.
+
+    For the cvxpy reference, which works in the caller's units (project_K does this itself):
+    at max|Y| = 1e100 SCS returned a Ŵ of inf, at 1e-200 "optimal" with a NaN certificate.
+    """
+    @wraps(project)
+    def scaled(M, *, alpha, warm_start=None, **options):
+        e = scale_exponent(M)
+        if not e:
+            return project(M, alpha=alpha, warm_start=warm_start, **options)
+        if warm_start is not None:
+            warm_start = {key: np.ldexp(value, -e) for key, value in warm_start.items()}
+        P, info = project(np.ldexp(M, -e), alpha=float(np.ldexp(alpha, -e)),
+                          warm_start=warm_start, **options)
+        info = dict(info)
+        with np.errstate(over="ignore"):  # a gap beyond the caller's units is inf there
+            if "gap" in info:
+                info["gap"] = float(np.ldexp(info["gap"], 2 * e))
+        if "warm_start" in info:
+            info["warm_start"] = {key: np.ldexp(value, e)
+                                  for key, value in info["warm_start"].items()}
+        return np.ldexp(P, e), info
+
+    return scaled
+
+
 #: solver name → projection onto K ∩ col(X̃)⊗R^N with the signature of ``project_K``.
 #: convex_linear has checked Y, α, r, tol and max_iter, and its basis is orthonormal by
 #: construction (an SVD), so project_K need not check them again.
-SOLVERS = {"dykstra": partial(project_K, check_input=False), "cvxpy": project_K_cvxpy}
+SOLVERS = {"dykstra": partial(project_K, check_input=False),
+           "cvxpy": _in_scale_range(project_K_cvxpy)}
 
 
 @blas_threads_by_size("iterative")
