@@ -31,6 +31,17 @@ def thin_svd(A: np.ndarray, *, rcond: float | None = None):
     return U[:, :k], s[:k], Vt[:k]
 
 
+def binary_exponent(size: float) -> int:
+    """The exponent e with ``size · 2^-e`` in [0.5, 1), for ``size > 0`` finite.
+
+    Dividing data by 2^e (``np.ldexp(A, -e)``) is exact: only the exponents change, so a
+    computation that is homogeneous in its data gives, on the scaled data and scaled back,
+    bitwise the result it would give in exact-range arithmetic. Entries that fall below the
+    subnormal range by the division are below ε·2^-1021 of the largest one.
+    """
+    return int(np.frexp(size)[1])
+
+
 def truncate(A: np.ndarray, rank: int) -> np.ndarray:
     """Best rank-``rank`` approximation ``[A]_r`` (Eckart–Young)."""
     U, s, Vt = scipy.linalg.svd(A, full_matrices=False, lapack_driver="gesdd", check_finite=False)
@@ -154,6 +165,11 @@ class ColumnSpace:
     def __init__(self, X_tilde: np.ndarray, *, method: str = "qr"):
         if method not in ("qr", "svd"):
             raise ValueError(f"method must be 'qr' or 'svd', got {method!r}")
+        # X̃ is factored divided by 2^e outside SCALE_RANGE (col X̃ is the same; X̃⁺ scales
+        # by 2^-e): at 1e-300 the QR path's ‖R⁻¹‖_F overflowed and it fell back to the SVD.
+        self._exponent = scale_exponent(X_tilde)
+        if self._exponent:
+            X_tilde = np.ldexp(X_tilde, -self._exponent)
         self._qr = _full_rank_qr(X_tilde) if method == "qr" else None
         if self._qr is not None:
             Q, _, wide = self._qr
@@ -163,13 +179,51 @@ class ColumnSpace:
         self.basis = None if self._U.shape[1] == X_tilde.shape[0] else self._U
 
     def weight(self, M: np.ndarray) -> np.ndarray:
-        """Minimum-norm ``Ŵ`` (d, N) with ``X̃Ŵ = P_{col X̃} M``."""
+        """Minimum-norm ``Ŵ`` (d, N) with ``X̃Ŵ = P_{col X̃} M``.
+
+        Raises ``ValueError`` when Ŵ has entries beyond the float range (X̃ tiny against M).
+        """
+        exponent = scale_exponent(M)
+        W = self._weight(np.ldexp(M, -exponent) if exponent else M)
+        exponent -= self._exponent
+        if exponent:
+            with np.errstate(over="ignore"):
+                W = np.ldexp(W, exponent)
+        return check_representable(W)
+
+    def _weight(self, M):
         if self._qr is None:
             return self._Vt.T @ ((self._U.T @ M) / self._s[:, None])
         Q, R, wide = self._qr
         if wide:  # X̃ = RᵀQᵀ: Ŵ = Q R⁻ᵀ M lies in the row space, so it is the minimum-norm one.
             return Q @ scipy.linalg.solve_triangular(R, M, trans="T", check_finite=False)
         return scipy.linalg.solve_triangular(R, Q.T @ M, check_finite=False)
+
+
+#: Data whose largest entry lies in this range are used in the caller's units by the
+#: homogeneous computations (ColumnSpace, weight_svd, project_K, the squared CV scores);
+#: outside it they are divided by a power of two near it (:func:`binary_exponent`), so that
+#: squares of entries summed over a matrix (Gram matrices, norms, Anderson's Gram matrix)
+#: neither overflow nor underflow: at 1e155 project_K's Gram matrix had inf entries
+#: ("Eigenvalues did not converge"), at 1e-155 Anderson's was subnormal ("Singular matrix").
+#: Inside it, results are bitwise those of the code before the scaling existed.
+SCALE_RANGE = (1e-100, 1e100)
+
+
+def scale_exponent(A) -> int:
+    """0 when max|A| is 0 or in SCALE_RANGE, else :func:`binary_exponent` of max|A|."""
+    size = float(np.abs(A).max())
+    return 0 if size == 0.0 or SCALE_RANGE[0] <= size <= SCALE_RANGE[1] else binary_exponent(size)
+
+
+def check_representable(W: np.ndarray,
+                        reason: str = "X_tilde is too small against Y") -> np.ndarray:
+    """Return the estimate ``W``, or raise ``ValueError`` naming ``reason`` when it overflowed
+    (inf or NaN entries): its true entries lie beyond the float range."""
+    if not np.all(np.isfinite(W)):
+        raise ValueError(f"{reason}: the estimate Ŵ has entries beyond the float range "
+                         "(about 1.8e308); rescale the data")
+    return W
 
 
 #: The QR path of :class:`ColumnSpace` is taken when the certified condition bound is below

@@ -140,24 +140,72 @@ def _real_array(name: str, A) -> np.ndarray:
 #: σ = 1e-90·S it overflowed and the certificate read 0 after one step). Above 1e8·S the part
 #: of the likelihood that depends on M at second order, ~(S/σ)² <= 1e-16 of its value, is
 #: below the rounding of f, so the restart test and the certificate compare rounding errors.
+#: The likelihood is invariant under the joint scaling of (Y, α, σ, M): solvers that divide
+#: them by a power of two near S when σ is outside the absolute range
+#: (:func:`check_sigma_relative`) need only the relative one.
 SIGMA_RELATIVE_RANGE = (1e-50, 1e8)
 SIGMA_ABSOLUTE_RANGE = (1e-50, 1e50)
 
 
+def sigma_needs_rescaling(sigma: float) -> bool:
+    """Whether a Tobit solver must work on data divided by a power of two near S: σ is outside
+    :data:`SIGMA_ABSOLUTE_RANGE` (inside it, and in the relative range, the computation in
+    the caller's units is the one the range was measured for)."""
+    return not SIGMA_ABSOLUTE_RANGE[0] <= sigma <= SIGMA_ABSOLUTE_RANGE[1]
+
+
 def check_sigma(sigma, *, scale: float, name: str = "sigma") -> float:
-    """Return σ if it is a real number in the range where the Tobit likelihood is computable.
+    """Return σ if it is a real number in the range where the Tobit likelihood is computable
+    in the caller's units (for solvers that do not rescale the data).
 
     ``scale`` is the data scale S = max(α, max Y); see :data:`SIGMA_RELATIVE_RANGE`.
     """
     sigma = check_real(name, sigma, low=0.0, low_open=True)
     low = max(SIGMA_RELATIVE_RANGE[0] * scale, SIGMA_ABSOLUTE_RANGE[0])
     high = min(SIGMA_RELATIVE_RANGE[1] * scale, SIGMA_ABSOLUTE_RANGE[1])
+    if low > high:  # no σ works at this scale: the data's scale is at fault, not σ
+        raise ValueError(
+            f"max(alpha, max Y) must be in [{SIGMA_ABSOLUTE_RANGE[0] / SIGMA_RELATIVE_RANGE[1]:.0e}"
+            f", {SIGMA_ABSOLUTE_RANGE[1] / SIGMA_RELATIVE_RANGE[0]:.0e}] for this solver, which "
+            f"works in the caller's units, got {scale:.3g}: divide Y, alpha and sigma by a "
+            "common factor")
     if not low <= sigma <= high:
         raise ValueError(
             f"{name} must be in [{low:.3g}, {high:.3g}] = [1e-50, 1e8] × max(alpha, max Y) "
             f"(within [1e-50, 1e50]), got {sigma:.3g}: outside it the censored-Gaussian "
             "likelihood overflows or is lost in rounding")
     return sigma
+
+
+def check_sigma_relative(sigma, *, data_scale: float, alpha: float | None = None,
+                         name: str = "sigma", alpha_name: str = "alpha") -> float:
+    """Return σ if it lies in [1e-50, 1e8] × S, S = max(α, max Y) (:data:`SIGMA_RELATIVE_RANGE`),
+    for solvers that rescale the data (:func:`sigma_needs_rescaling`), so with no absolute
+    range.
+
+    ``data_scale`` is max Y (> 0). When σ is within the range relative to the data alone but
+    α is more than 1e50·σ, α is the parameter at fault and the error names it (with its own
+    allowed range); otherwise σ is.
+    """
+    sigma = check_real(name, sigma, low=0.0, low_open=True)
+    low_factor, high_factor = SIGMA_RELATIVE_RANGE
+    scale = data_scale if alpha is None else max(alpha, data_scale)
+    if low_factor * scale <= sigma <= high_factor * scale:
+        return sigma
+    if alpha is not None and sigma < low_factor * scale and sigma >= low_factor * data_scale:
+        # σ <= 1e8·max(α, max Y) must keep holding: a lower end when σ > 1e8·max Y.
+        lower = (f" and >= sigma / 1e8 = {sigma / high_factor:.3g}"
+                 if sigma > high_factor * data_scale else "")
+        raise ValueError(
+            f"{alpha_name} must be <= 1e50 × sigma = {sigma / low_factor:.3g}{lower} (sigma = "
+            f"{sigma:.3g}, max Y = {data_scale:.3g}), got {alpha:.3g}: a box more than 1e50 "
+            "noise levels wide lets the censored-Gaussian likelihood overflow")
+    where = "max Y" if alpha is None else "max(alpha, max Y)"
+    high = min(high_factor * scale, np.finfo(float).max)
+    raise ValueError(
+        f"{name} must be in [{low_factor * scale:.3g}, {high:.3g}] = [1e-50, 1e8] × {where} "
+        f"({where} = {scale:.3g}), got {sigma:.3g}: outside it the censored-Gaussian "
+        "likelihood overflows or is lost in rounding")
 
 
 def check_rank(rank, *, max_rank: int, name: str = "rank") -> int:

@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
-from functools import partial
+from functools import partial, wraps
 
-from ..linalg import ColumnSpace, blas_threads_by_size
+import numpy as np
+
+from ..linalg import ColumnSpace, blas_threads_by_size, scale_exponent
 from ..problem import Problem
-from ..solvers.projection import project_K
+from ..solvers.projection import check_alpha_resolvable, project_K
 from ..reference import project_K_cvxpy
 from ..validation import (check_choice, check_int, check_matrix, check_nonzero, check_real)
 from . import cv
 from .cv import CV_KEYS, check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
 from .base import Estimate, Estimator
 
+
+def _in_scale_range(project):
+    """``project`` (signature of ``project_K``) on M and α divided by a power of two when max|M|
+    is outside :data:`theory_check.linalg.SCALE_RANGE`, P and the gap multiplied back.
+
+    For the cvxpy reference, which works in the caller's units (project_K does this itself):
+    at max|Y| = 1e100 SCS returned a Ŵ of inf, at 1e-200 "optimal" with a NaN certificate.
+    """
+    @wraps(project)
+    def scaled(M, *, alpha, warm_start=None, **options):
+        e = scale_exponent(M)
+        if not e:
+            return project(M, alpha=alpha, warm_start=warm_start, **options)
+        if warm_start is not None:
+            warm_start = {key: np.ldexp(value, -e) for key, value in warm_start.items()}
+        P, info = project(np.ldexp(M, -e), alpha=float(np.ldexp(alpha, -e)),
+                          warm_start=warm_start, **options)
+        info = dict(info)
+        with np.errstate(over="ignore"):  # a gap beyond the caller's units is inf there
+            if "gap" in info:
+                info["gap"] = float(np.ldexp(info["gap"], 2 * e))
+        if "warm_start" in info:
+            info["warm_start"] = {key: np.ldexp(value, e)
+                                  for key, value in info["warm_start"].items()}
+        return np.ldexp(P, e), info
+
+    return scaled
+
+
 #: solver name → projection onto K ∩ col(X̃)⊗R^N with the signature of ``project_K``.
 #: convex_linear has checked Y, α, r, tol and max_iter, and its basis is orthonormal by
 #: construction (an SVD), so project_K need not check them again.
-SOLVERS = {"dykstra": partial(project_K, check_input=False), "cvxpy": project_K_cvxpy}
+SOLVERS = {"dykstra": partial(project_K, check_input=False),
+           "cvxpy": _in_scale_range(project_K_cvxpy)}
 
 
 @blas_threads_by_size("iterative")
@@ -90,8 +122,13 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
     max_iter = check_int("max_iter", max_iter, low=1)
     cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
                                                    low_open=True)
+    size = float(np.abs(Y).max())
+    if not cv.is_cv(alpha):
+        check_alpha_resolvable(alpha, size, tol, data="max|Y|")
     if cv.is_cv(alpha) or cv.is_cv(rank):
         alphas = cv.alpha_grid(Y, cv_grid) if cv.is_cv(alpha) else [alpha]
+        check_alpha_resolvable(min(alphas), size, cv_tol, name="cv_grid", data="max|Y|",
+                               tol_name="cv_tol")
         ranks = cv.rank_grid(cv_rank_grid, max_rank, cv.powers_of_two(max_rank)) \
             if cv.is_cv(rank) else [rank]
         cv.check_folds(cv_folds, n)

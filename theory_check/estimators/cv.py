@@ -39,6 +39,7 @@ import numbers
 import numpy as np
 from scipy.special import log_ndtr
 
+from ..linalg import scale_exponent
 from ..problem import Problem
 from ..validation import check_int, check_real, check_vector
 
@@ -126,6 +127,11 @@ def tobit_nll(pred, Y_test, sigma) -> float:
 
 SCORE_FUNCTIONS = {"squared_error": squared_error, "likelihood": tobit_nll,
                    "post_activation": post_activation_error}
+#: Scores that are squares in the units of Y: computed on Y divided by a power of two when
+#: max|Y| is outside linalg.SCALE_RANGE (at max|Y| = 1e200 every squared error was inf and
+#: the first candidate won; at 1e-200 every one was 0), and reported scaled back. The
+#: likelihood is in units of σ already.
+SQUARED_SCORES = ("squared_error", "post_activation")
 
 
 def cross_validate(fit, X_tilde, Y, candidates, *, folds, seed, score="squared_error",
@@ -158,21 +164,34 @@ def cross_validate(fit, X_tilde, Y, candidates, *, folds, seed, score="squared_e
     n, d = X_tilde.shape
     parts = fold_indices(n, check_folds(folds, n), check_seed(seed))
     score_fn = SCORE_FUNCTIONS[score]
+    # Y's units divided by 2^e in the squared scores and the norms below (0: none).
+    exponent = scale_exponent(Y)
+    squared = score in SQUARED_SCORES and exponent != 0
     fold_scores = np.empty((len(parts), len(candidates)))
     identifiable = True
     for i, test in enumerate(parts):
         train = np.setdiff1d(np.arange(n), test, assume_unique=True)
         X_train, Y_train = X_tilde[train], Y[train]
         identifiable &= bool(np.linalg.matrix_rank(X_train) == d)
+        Y_test = np.ldexp(Y[test], -exponent) if squared else Y[test]
         for j, candidate in enumerate(candidates):
             W = fit(X_train, Y_train, candidate)
-            fold_scores[i, j] = score_fn(X_tilde[test] @ W, Y[test], sigma)
+            prediction = X_tilde[test] @ W
+            if squared:
+                prediction = np.ldexp(prediction, -exponent)
+            fold_scores[i, j] = score_fn(prediction, Y_test, sigma)
     curve = fold_scores.sum(axis=0) / Y.size
     best = int(np.argmin(curve))  # argmin returns the first minimum: ties go to the grid's order
+    if squared:  # back to the caller's units (inf or 0 where they cannot hold the values)
+        with np.errstate(over="ignore", under="ignore"):
+            curve = np.ldexp(curve, 2 * exponent)
+            fold_scores = np.ldexp(fold_scores, 2 * exponent)
     uninformative = False
     if identifiable:  # then n > d, and X̃ has full column rank: Q is a basis of col(X̃)
         Q = np.linalg.qr(X_tilde)[0]
-        uninformative = bool(np.linalg.norm(Y - Q @ (Q.T @ Y)) <= 1e-8 * np.linalg.norm(Y))
+        Y_unit = np.ldexp(Y, -exponent) if exponent else Y
+        uninformative = bool(np.linalg.norm(Y_unit - Q @ (Q.T @ Y_unit))
+                             <= 1e-8 * np.linalg.norm(Y_unit))
     return {"best": candidates[best], "best_index": best, "curve": curve,
             "fold_scores": fold_scores, "folds": len(parts), "identifiable": identifiable,
             "uninformative": uninformative}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from ..linalg import blas_threads_by_size, thin_svd, truncate
+from ..linalg import (blas_threads_by_size, check_representable, scale_exponent, thin_svd,
+                      truncate)
 from ..problem import Problem
-from ..validation import check_int, check_matrix, check_rank, check_real
+from ..validation import check_int, check_matrix, check_nonzero, check_rank, check_real
 from . import cv
 from .base import CLOSED_FORM, Estimate, Estimator
 
@@ -19,6 +20,8 @@ def weight_svd(W, rank: int) -> np.ndarray:
     Parameters
     ----------
     W : array of shape (d, N)
+        W = 0 is accepted (unlike a zero X̃ in :func:`data_svd`): [0]_r = 0 is the unique best
+        approximation, nothing is left undetermined.
     rank : int, ``1 <= rank <= min(d, N)``
 
     Returns
@@ -27,7 +30,14 @@ def weight_svd(W, rank: int) -> np.ndarray:
     """
     W = check_matrix("W", W)
     rank = check_rank(rank, max_rank=min(W.shape))
-    return truncate(W, rank)
+    # [W]_r is homogeneous in W: near the float range's limit the singular values overflow
+    # (NaN at max|W| = 1.7e308), so extreme W is truncated divided by a power of two.
+    exponent = scale_exponent(W)
+    if not exponent:
+        return truncate(W, rank)
+    with np.errstate(over="ignore"):
+        W_r = np.ldexp(truncate(np.ldexp(W, -exponent), rank), exponent)
+    return check_representable(W_r, "W is too close to the largest float")
 
 
 @blas_threads_by_size("closed_form")
@@ -43,6 +53,8 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
     Parameters
     ----------
     X_tilde : array of shape (n, d)
+        Not all zero (a zero X̃ leaves every weight equally good: refused with a ValueError,
+        as by the other estimators).
     Y : array of shape (n, N)
     rank : int ``1 <= rank <= min(d, N)`` or ``"cv"``
         ``"cv"``: chosen from ``cv_rank_grid`` by K-fold cross-validation over the rows
@@ -63,8 +75,13 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
     -------
     W_hat : ndarray of shape (d, N)
     info : dict, only if ``return_info``
+
+    Raises
+    ------
+    ValueError
+        Bad input, or Ŵ beyond the float range (X̃ tiny against Y).
     """
-    X_tilde = check_matrix("X_tilde", X_tilde)
+    X_tilde = check_nonzero("X_tilde", check_matrix("X_tilde", X_tilde))
     n, d = X_tilde.shape
     Y = check_matrix("Y", Y, rows=n)
     max_rank = min(d, Y.shape[1])
@@ -80,7 +97,9 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
         result = cv.cross_validate(fit, X_tilde, Y, ranks, folds=cv_folds, seed=seed)
         rank = result["best"]
         info.update(rank=rank, **cv.summary(result, "ranks", ranks))
-    W_hat = _data_svd(X_tilde, Y, rank, rcond)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+        W_hat = _data_svd(X_tilde, Y, rank, rcond)
+    check_representable(W_hat)
     return (W_hat, info) if return_info else W_hat
 
 

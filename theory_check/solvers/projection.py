@@ -46,7 +46,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dasum as _dasum
 
-from ..linalg import blas_threads_by_size
+from ..linalg import blas_threads_by_size, scale_exponent
 from ..validation import check_basis, check_int, check_matrix, check_real, check_vector
 
 #: Step of the proximal-gradient map on the dual, in (0, 2): 1.9 took 10–30 % fewer
@@ -89,6 +89,33 @@ PARTIAL_EIGH_MIN_SIZE = 1400
 PARTIAL_THRESHOLD_FRACTION = 0.9
 #: Side of the diagonal blocks of the pinching bound on the nuclear norm (_pinching_bound).
 PINCHING_BLOCK = 32
+#: α below this factor × ε·max|M|/tol is refused (:func:`check_alpha_resolvable`).
+ALPHA_ROUNDING_FACTOR = 10.0
+
+
+def check_alpha_resolvable(alpha: float, size: float, tol: float, *, name: str = "alpha",
+                           data: str = "max|M|", tol_name: str = "tol") -> float:
+    """Refuse an entry bound α too small, against the data's largest entry ``size``, for a
+    certificate to mean anything at accuracy ``tol``.
+
+    The iterates reach P (entries up to α) through differences of matrices of size max|M|,
+    so P carries rounding errors of ε·max|M| per entry, and the duality gap (differences of
+    terms of size ‖M‖²) errors of ε‖M‖² against a scale of α‖M‖: a certificate below
+    ε·max|M|/α says nothing. With α = 1e-300·max|M| the computed nuclear step was exactly 0 and
+    the certificate 0 ("converged") for a wrong projection. At the floor,
+    :data:`ALPHA_ROUNDING_FACTOR`·ε·max|M|/tol, those errors are a tenth of ``tol`` (a
+    factor 1e3 would have refused the tol = 1e-13 references of the tests at α = max|M|/2,
+    which converge). Above it, small α is only slow: at α = 1e-4·max|M| the solver did not
+    converge in 5000 iterations, and says so.
+    """
+    floor = ALPHA_ROUNDING_FACTOR * np.finfo(float).eps * size / tol
+    if alpha < floor:
+        raise ValueError(
+            f"{name} must be >= 10 × eps × {data} / {tol_name} = {floor:.3g} ({data} = "
+            f"{size:.3g}, {tol_name} = {tol:.3g}), got {alpha:.3g}: below it the rounding "
+            f"errors, eps × {data} per entry, exceed {tol_name} relative to {name}, so no "
+            "certificate can be trusted")
+    return alpha
 
 
 def project_l1_ball(v, radius: float):
@@ -137,6 +164,7 @@ def _check_common(M, alpha, r, basis, tol, max_iter):
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     B = check_basis(basis, M.shape[0])
+    check_alpha_resolvable(alpha, float(np.abs(M).max()), tol)
     return M, alpha, r, B, tol, max_iter
 
 
@@ -451,15 +479,51 @@ def project_K(M, *, alpha, r, basis=None, tol=1e-8, max_iter=5000, warm_start=No
         the last nuclear-ball projection), ``partial_eigh`` (nuclear steps that used the
         partial eigendecomposition), ``momentum_iterations`` (iterations after the switch
         from Anderson to FISTA), ``time``, ``warm_start`` (``{"Q": dual multiplier,
-        "theta": last soft threshold}``).
+        "theta": last soft threshold}``), ``scale_exponent`` (e: M and α were divided by
+        2^e, max|M| being outside :data:`theory_check.linalg.SCALE_RANGE`; 0 otherwise).
+        Everything is in the caller's units: P, ``warm_start`` and ``gap`` (inf when the
+        caller's units cannot hold it) scaled back; ``certificate``, ``feasibility`` and
+        ``error_bound`` are relative.
+
+    Raises
+    ------
+    ValueError
+        Bad input, or α below 10·ε·max|M|/tol (:func:`check_alpha_resolvable`).
     """
     if check_input:
         M, alpha, r, basis, tol, max_iter = _check_common(M, alpha, r, basis, tol, max_iter)
-    B = basis
     Q = _check_warm_start(warm_start, M.shape)
+    # The projection is positively homogeneous, P_{K(cα, r)}(cM) = c·P_{K(α, r)}(M): M outside
+    # linalg.SCALE_RANGE is projected divided by a power of two (exactly) and multiplied back.
+    e = scale_exponent(M)
+    if not e:
+        P, info = _project_K(M, alpha, r, basis, tol, max_iter, Q, warm_start)
+        info["scale_exponent"] = 0
+        return P, info
+    if Q is not None:
+        theta = warm_start.get("theta")
+        warm_start = {"Q": np.ldexp(Q, -e),
+                      "theta": np.ldexp(theta, -e) if isinstance(theta, (int, float)) else None}
+        Q = warm_start["Q"]
+    P, info = _project_K(np.ldexp(M, -e), float(np.ldexp(alpha, -e)), r, basis, tol, max_iter,
+                         Q, warm_start)
+    warm = info["warm_start"]
+    theta = warm["theta"]
+    with np.errstate(over="ignore"):  # a gap beyond the caller's units is inf there
+        gap = float(np.ldexp(info["gap"], 2 * e))
+    info.update(gap=gap, scale_exponent=e,
+                warm_start={"Q": np.ldexp(warm["Q"], e),
+                            "theta": None if theta is None else float(np.ldexp(theta, e))})
+    return np.ldexp(P, e), info
+
+
+def _project_K(M, alpha, r, B, tol, max_iter, Q, warm_start):
+    """:func:`project_K` on checked input, in units where max|M| is in linalg.SCALE_RANGE
+    (or 0)."""
     start = time.perf_counter()
     n, N = M.shape
-    radius = alpha * np.sqrt(r * n * N)
+    with np.errstate(over="ignore"):  # α near the overflow threshold: an infinite radius
+        radius = alpha * np.sqrt(r * n * N)
     # P* = P_{K∩L}(P_L M) for the subspace L = col(B)⊗R^N (Pythagoras), so work with P_L M.
     M = _in_subspace(M, B)
     # The last soft threshold of a warm start (same shape) lets the first nuclear step be partial.

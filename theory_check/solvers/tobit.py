@@ -24,8 +24,9 @@ from functools import partial
 import numpy as np
 from scipy.special import erfcx, log_ndtr
 
-from ..linalg import blas_threads_by_size
-from ..validation import check_basis, check_int, check_matrix, check_real, check_sigma
+from ..linalg import binary_exponent, blas_threads_by_size
+from ..validation import (check_basis, check_int, check_matrix, check_real,
+                          check_sigma_relative, sigma_needs_rescaling)
 
 _SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 #: Below this z, λ(z) + z = 1/|z| + O(|z|⁻³) cancels (relative error ε·z²), and the curvature
@@ -36,6 +37,8 @@ _CURVATURE_ASYMPTOTIC_Z = -1e4
 #: certificate): on the Model-R benchmark instances (n = N = d = 16…64, three seeds) this took
 #: 3.4× fewer SVDs than projecting every step to 1e-9, for 0–3 more outer steps.
 _LOOSE_PROJECTION_TOL = 1e-2
+#: Default accuracy of the projection the certificate rests on.
+PROJECTION_TOL = 1e-9
 _PROJECTION_TOL_RATIO = 3e-2
 
 
@@ -208,7 +211,7 @@ def tobit_apg(
     M0=None,
     tol: float = 1e-7,
     max_iter: int = 2000,
-    projection_tol: float = 1e-9,
+    projection_tol: float = PROJECTION_TOL,
 ):
     """Minimize the Tobit likelihood over ``K(α, r) ∩ col(basis)⊗R^N`` by restarted FISTA.
 
@@ -239,10 +242,14 @@ def tobit_apg(
     ----------
     Y : array of shape (n, N)
         Observed activations (``>= 0``, not all zero).
-    sigma : float, ``> 0``
-        Noise standard deviation; also sets the step σ².
-    alpha : float, ``> 0``
-        Entry bound of K; the nuclear-norm bound is ``α√(r n N)``.
+    sigma : float in [1e-50, 1e8] × max(α, max Y)
+        Noise standard deviation; also sets the step σ². Outside [1e-50, 1e50], Y, α, σ and
+        M0 are divided by a power of two near max(α, max Y) for the solve (the likelihood is
+        invariant under that joint scaling) and M̂ multiplied back.
+    alpha : float, ``<= 1e50·sigma`` and ``>= 10·ε·max(max Y, σ)/projection_tol``
+        Entry bound of K; the nuclear-norm bound is ``α√(r n N)``. Below that floor the
+        projections' rounding exceeds ``projection_tol``
+        (:func:`~theory_check.solvers.projection.check_alpha_resolvable`).
     r : float, ``> 0``
         Rank parameter of K.
     basis : array of shape (n, k) with orthonormal columns, optional
@@ -250,7 +257,8 @@ def tobit_apg(
     project : callable, optional
         ``project(M, *, alpha, r, basis, tol, warm_start) -> (P, info)`` with ``info`` holding
         ``certificate``, ``converged`` and ``warm_start``; default: the Theorem-4.4 projection
-        :func:`theory_check.solvers.projection.project_K`.
+        :func:`theory_check.solvers.projection.project_K`. Must be positively homogeneous
+        (it is called on the scaled data when σ is outside [1e-50, 1e50]).
     M0 : array of shape (n, N), optional
         Starting point (projected first); default: the projection of Y.
     tol : float in (0, 1)
@@ -271,10 +279,12 @@ def tobit_apg(
     """
     Y, sigma = _check_data(Y, sigma, nonzero=True)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
-    sigma = check_sigma(sigma, scale=max(alpha, float(Y.max())))
+    data_scale = float(Y.max())
+    sigma = check_sigma_relative(sigma, data_scale=data_scale, alpha=alpha)
     r = check_real("r", r, low=0.0, low_open=True)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     projection_tol = check_real("projection_tol", projection_tol, low=0.0, high=1.0, low_open=True)
+    check_projection_alpha(alpha, data_scale, sigma, projection_tol)
     max_iter = check_int("max_iter", max_iter, low=1)
     n, N = Y.shape
     basis = check_basis(basis, n)
@@ -283,7 +293,33 @@ def tobit_apg(
     if project is None:
         # Everything it would check is checked above, once instead of at every step.
         project = partial(_default_projection(), check_input=False)
+    if not sigma_needs_rescaling(sigma):
+        return _tobit_apg(Y, sigma, alpha, r, basis, project, M0, tol, max_iter,
+                          projection_tol)
+    # The likelihood is invariant under the joint scaling of (Y, α, σ, M), and K(α, r) scales
+    # with α: solve with them divided by 2^e ≈ max(α, max Y), where σ lies in the range the
+    # computation was measured for; the objective and certificate are the caller's as well.
+    e = binary_exponent(max(alpha, data_scale))
+    M, info = _tobit_apg(np.ldexp(Y, -e), float(np.ldexp(sigma, -e)),
+                         float(np.ldexp(alpha, -e)), r, basis, project,
+                         None if M0 is None else np.ldexp(M0, -e), tol, max_iter,
+                         projection_tol)
+    return np.ldexp(M, e), info
 
+
+def check_projection_alpha(alpha, data_scale, sigma, projection_tol, *, name="alpha",
+                           tol_name="projection_tol"):
+    """α against the targets ``y − σ²∇f`` the Tobit solver projects (entries up to about
+    max(max Y, σ)): :func:`~theory_check.solvers.projection.check_alpha_resolvable` at the
+    accuracy ``projection_tol`` the certificate rests on."""
+    from .projection import check_alpha_resolvable
+
+    return check_alpha_resolvable(alpha, max(data_scale, sigma), projection_tol, name=name,
+                                  data="max(max Y, sigma)", tol_name=tol_name)
+
+
+def _tobit_apg(Y, sigma, alpha, r, basis, project, M0, tol, max_iter, projection_tol):
+    """:func:`tobit_apg` on checked arguments, with σ in SIGMA_ABSOLUTE_RANGE."""
     start = time.perf_counter()
     positive = Y > 0
     mu_box = _box_curvature_floor(positive, alpha, sigma)

@@ -45,8 +45,9 @@ import numpy as np
 import scipy.linalg
 from scipy.special import log_ndtr
 
-from ..linalg import blas_threads_by_size
-from ..validation import check_int, check_matrix, check_rank, check_real
+from ..linalg import binary_exponent, blas_threads_by_size
+from ..validation import (check_int, check_matrix, check_rank, check_real, check_sigma_relative,
+                          sigma_needs_rescaling)
 from .tobit import _check_data, inverse_mills
 
 #: Relative increase of the likelihood objective between EM steps accepted as rounding: f is a
@@ -83,8 +84,9 @@ def tobit_em(Y, *, sigma: float, rank: int, basis=None, M0=None, tol: float = 1e
     ----------
     Y : array of shape (n, N)
         Observed activations, ``>= 0``, not all zero.
-    sigma : float, ``> 0``
-        Noise standard deviation.
+    sigma : float in [1e-50, 1e8] × max Y
+        Noise standard deviation (outside [1e-50, 1e50] the data are rescaled, see
+        ``_tobit_em``).
     rank : int, ``1 <= rank <= min(k, N)``
         Rank bound (k = n, or the number of columns of ``basis``).
     basis : array of shape (n, k) with orthonormal columns, optional
@@ -119,11 +121,26 @@ def tobit_em(Y, *, sigma: float, rank: int, basis=None, M0=None, tol: float = 1e
     max_iter = check_int("max_iter", max_iter, low=1)
     ridge = check_real("ridge", ridge, low=0.0)
     M0 = Y if M0 is None else check_matrix("M0", M0, rows=n, cols=N)
+    sigma = check_sigma_relative(sigma, data_scale=float(Y.max()))
     return _tobit_em(Y, sigma, rank, basis, M0, tol, max_iter, ridge)
 
 
 def _tobit_em(Y, sigma, rank, basis, M0, tol, max_iter, ridge):
-    """:func:`tobit_em` on checked arguments (callers that checked them, e.g. relu_em)."""
+    """:func:`tobit_em` on checked arguments (callers that checked them, e.g. relu_em).
+
+    With σ outside [1e-50, 1e50] (:func:`~theory_check.validation.sigma_needs_rescaling`),
+    Y, σ and M0 are divided by a power of two near max Y first: the likelihood, the ridge
+    term and the certificate are invariant under that joint scaling, M is multiplied back.
+    """
+    if not sigma_needs_rescaling(sigma):
+        return _tobit_em_core(Y, sigma, rank, basis, M0, tol, max_iter, ridge)
+    e = binary_exponent(float(Y.max()))
+    M, info = _tobit_em_core(np.ldexp(Y, -e), float(np.ldexp(sigma, -e)), rank, basis,
+                             np.ldexp(M0, -e), tol, max_iter, ridge)
+    return np.ldexp(M, e), info
+
+
+def _tobit_em_core(Y, sigma, rank, basis, M0, tol, max_iter, ridge):
     n, N = Y.shape
     start = time.perf_counter()
     positive = Y > 0
