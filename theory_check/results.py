@@ -11,6 +11,14 @@ conflict) is *damaged*: the first reader that meets it moves it aside to
 warns once with :class:`DamagedResultWarning`, and reads on as if the run had never finished,
 so the next sweep recomputes it. Nothing is deleted: the quarantine folder is for a person to
 look at.
+
+Concurrent sweeps of the same runs (two ``make reproduce-figures`` at once) compute each row
+once: a process *claims* a row before computing it, by a file
+``<experiment>/.claims/<row key>.claim`` naming its host, pid and process start
+(:func:`claim_rows`); another process skips rows claimed by a live owner and comes back to them
+later (:func:`theory_check.run.run` waits until they are stored or their owner is gone). A claim
+whose owner is dead (same host: no process with its pid and start; another host: the claim not
+refreshed for :data:`STALE_CLAIM_AGE` seconds) is stale and taken over.
 """
 
 from __future__ import annotations
@@ -27,12 +35,15 @@ import os
 import tempfile
 import time
 import warnings
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from . import processes
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +54,12 @@ QUARANTINE = "quarantine"
 REPLACE_LOCK = ".replace.lock"
 #: A temporary file younger than this may belong to a write still going on in another process.
 STALE_TMP_AGE = 600.0
+#: Sub-folder of an experiment folder that holds the claims of rows being computed.
+CLAIMS = ".claims"
+#: Seconds between two refreshes of the claims a process holds (for readers on other hosts).
+CLAIM_HEARTBEAT = 60.0
+#: A claim of another host not refreshed for this long belongs to a process that is gone.
+STALE_CLAIM_AGE = 600.0
 
 
 class DamagedResultWarning(UserWarning):
@@ -278,3 +295,116 @@ def load_results(results_dir, experiment_names=None) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def _owner_record() -> dict:
+    return {"host": processes.host(), "pid": os.getpid(),
+            "start": processes.start_ticks(os.getpid()), "time": time.time()}
+
+
+def claim_owner(path: Path) -> dict | None:
+    """The owner recorded in a claim file (``host``, ``pid``, ``start``, ``time``), or None when
+    there is no claim. An unreadable claim counts as held by a live owner until stale by age."""
+    try:
+        text = Path(path).read_text()
+        mtime = os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+    try:
+        owner = json.loads(text)
+        owner["pid"], owner["host"]  # noqa: B018 (both are required)
+    except (ValueError, TypeError, KeyError):
+        owner = {"host": None, "pid": None}
+    owner["mtime"] = mtime
+    return owner
+
+
+def owner_alive(owner: dict) -> bool:
+    """Whether a claim's owner still runs: on this host, a process with its pid and start; on
+    another (or unknown) host, a claim refreshed in the last :data:`STALE_CLAIM_AGE` seconds."""
+    if owner.get("host") == processes.host() and owner.get("pid") is not None:
+        return processes.is_alive(int(owner["pid"]), owner.get("start"))
+    return time.time() - owner["mtime"] < STALE_CLAIM_AGE
+
+
+_held: set[Path] = set()
+_heartbeat: threading.Thread | None = None
+
+
+def _refresh_held_claims() -> None:
+    while True:
+        time.sleep(CLAIM_HEARTBEAT)
+        for path in list(_held):
+            with contextlib.suppress(OSError):
+                os.utime(path)
+
+
+def _hold(path: Path) -> None:
+    global _heartbeat
+    _held.add(path)
+    if _heartbeat is None or not _heartbeat.is_alive():
+        _heartbeat = threading.Thread(target=_refresh_held_claims, name="claims-heartbeat",
+                                      daemon=True)
+        _heartbeat.start()
+
+
+def _try_claim(path: Path) -> bool:
+    """Take the claim ``path`` for this process: True when it was free or stale."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(_owner_record(), fh)
+        try:  # a hard link appears complete or not at all, and fails if the claim exists
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            pass
+        # Held, or left by a dead owner: decide under the lock, so that of two processes
+        # finding it stale only one takes it over.
+        with file_lock(folder / ".lock"):
+            owner = claim_owner(path)
+            if owner is not None and owner_alive(owner):
+                return False
+            os.replace(tmp, path)
+            if owner is not None:
+                log.info("took over the claim %s of process %s on %s, which is gone",
+                         path.name, owner.get("pid"), owner.get("host"))
+            return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def release_claim(path: Path) -> None:
+    """Remove this process's claim ``path`` (not one another process has taken over since)."""
+    _held.discard(path)
+    with file_lock(path.parent / ".lock"):
+        owner = claim_owner(path)
+        if owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == processes.host():
+            path.unlink(missing_ok=True)
+
+
+def claim_path(run_file: Path, row_key: str) -> Path:
+    return Path(run_file).parent / CLAIMS / f"{row_key}.claim"
+
+
+@contextlib.contextmanager
+def claim_rows(run_file: Path, row_keys):
+    """Claim the rows ``row_keys`` of the run stored in ``run_file`` for as long as the block
+    runs; yields ``(held, busy)``: the row keys this process now holds, and those a live
+    process holds (to be computed by it, not here). Claims are released when the block ends,
+    also by an exception or an interrupt."""
+    held, busy = [], []
+    try:
+        for key in row_keys:
+            path = claim_path(run_file, key)
+            if _try_claim(path):
+                _hold(path)
+                held.append(key)
+            else:
+                busy.append(key)
+        yield held, busy
+    finally:
+        for key in held:
+            release_claim(claim_path(run_file, key))

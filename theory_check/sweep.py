@@ -44,11 +44,13 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import filter_overrides
-from hydra.errors import CompactHydraException
+from hydra.errors import CompactHydraException, ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 from tqdm import tqdm
 
-from . import run
+from . import processes, run
+from .overrides import UnknownParameter, is_absent, sets_existing_key, unknown_parameter
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +175,17 @@ class Composer:
         base = self.composed[groups]
         if isinstance(base, Exception):
             raise base
+        values = [o for o in overrides if not self._is_group(o)]
         cfg = copy.deepcopy(base)
-        ConfigLoaderImpl._apply_overrides_to_config([o for o in overrides if not self._is_group(o)], cfg)
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+        except ConfigCompositionException as exc:
+            # Hydra's message would suggest a +key, which the suite refuses as unknown.
+            absent = [o.key_or_group for o in values
+                      if sets_existing_key(o) and is_absent(cfg, o.key_or_group)]
+            if absent and isinstance(exc.__cause__, (ConfigAttributeError, ConfigKeyError)):
+                raise UnknownParameter(unknown_parameter(absent[0], cfg)) from None
+            raise
         return cfg
 
 
@@ -204,6 +215,7 @@ def _ready_worker() -> int:
     import theory_check.noise  # noqa: F401
     import theory_check.run  # noqa: F401
 
+    processes.watch_parent()  # stop when the sweep process is gone, even while idle
     return os.getpid()
 
 
@@ -287,8 +299,9 @@ class Sweeper(BasicSweeper):
             raise ValueError(f"hydra.sweeper.batch_size must be a positive integer or null, got {batch_size!r}")
         self.batch_size = batch_size
 
-    def plan(self, jobs: list[list[str]]) -> list[tuple[DictConfig, Path]]:
-        """Validate every job; return the configs to run with their result files.
+    def plan(self, jobs: list[list[str]]) -> tuple[list[tuple[DictConfig, Path]], int, int]:
+        """Validate every job; return the configs to run with their result files, the number of
+        rows they compute, and the number of the sweep's rows already stored.
 
         Raises
         ------
@@ -300,11 +313,14 @@ class Sweeper(BasicSweeper):
         problems: dict[str, list[str]] = defaultdict(list)
         n_bad = 0
         todo = []
+        to_compute = stored = 0
         for job in _bar(iterable=jobs, unit="config", desc="checking configs", leave=False):
             example = " ".join(o for o in filter_overrides(job) if o.partition("=")[0] in shown)
             try:
                 cfg = compose(job)
                 found = run.config_problems(cfg)
+            except UnknownParameter as exc:
+                found = [str(exc)]
             except Exception as exc:  # composition and interpolation errors are problems too
                 found = [f"{type(exc).__name__}: {exc}"]
             for problem in found:
@@ -313,11 +329,13 @@ class Sweeper(BasicSweeper):
             if found or problems:
                 continue  # the sweep will not run: only collect problems
             _, path, missing = run.pending(cfg)
+            to_compute += len(missing)
+            stored += len(cfg.estimator) - len(missing)
             if cfg.force or missing:
                 todo.append((cfg, path))
         if problems:
             raise InvalidSweep(_invalid_message(problems, n_bad, len(jobs)))
-        return todo
+        return todo, to_compute, stored
 
     def write_batches(self, todo: list[tuple[DictConfig, Path]], sweep_dir: Path) -> list[Path]:
         """Write the pending runs' resolved configs as batch files ``<sweep dir>/batches/<i>.json``."""
@@ -340,15 +358,22 @@ class Sweeper(BasicSweeper):
                      if o.is_sweep_override() and not list(o.sweep_string_iterator())]
             raise InvalidSweep("the sweep has no runs" + (f": {', '.join(empty)} has no values" if empty else "")
                                + "; nothing was run.")
-        starting = _start_workers(self.launcher, _workers(self.config.hydra.launcher))
-        try:
-            returns = self._launch(jobs, starting)
-        except BaseException:
-            # Interrupted (Ctrl-C) or a run raised: stop the workers now, in the middle of their
-            # batches (every finished run is already stored), instead of letting them finish
-            # the batches already queued.
-            _stop_workers(self.launcher, kill=True)
-            raise
+        processes.watch_parent()  # started by reproduce: stop when it is gone, even killed
+        processes.adopt_children()  # the launcher's workers stop when this process is gone
+        with processes.interrupt_on_signals():  # SIGTERM and SIGHUP stop it as Ctrl-C does
+            starting = _start_workers(self.launcher, _workers(self.config.hydra.launcher))
+            try:
+                returns = self._launch(jobs, starting)
+            except BaseException as exc:
+                # Interrupted or a run raised: stop the workers now, in the middle of their
+                # batches (every finished run is already stored), instead of letting them finish
+                # the batches already queued.
+                _stop_workers(self.launcher, kill=True)
+                if isinstance(exc, KeyboardInterrupt):
+                    print(f"sweep interrupted ({exc or 'SIGINT'}): the runs it finished are stored; "
+                          f"the same command resumes it", file=sys.stderr, flush=True)
+                    raise SystemExit(processes.exit_status(exc)) from None
+                raise
         # Also when every run was already stored: idle workers left to interpreter shutdown
         # delay the end of the command.
         _stop_workers(self.launcher)
@@ -356,7 +381,7 @@ class Sweeper(BasicSweeper):
 
     def _launch(self, jobs: list[list[str]], starting: threading.Thread | None) -> list:
         try:
-            todo = self.plan(jobs)
+            todo, to_compute, stored = self.plan(jobs)
         finally:
             if starting is not None:
                 starting.join()  # one Parallel call at a time on loky's shared executor
@@ -367,7 +392,8 @@ class Sweeper(BasicSweeper):
         batches = self.write_batches(todo, sweep_dir) if todo else []
         log.info(f"{len(jobs)} runs: {len(jobs) - len(todo)} already in the results, "
                  f"{len(todo)} to run with {self.config.hydra.launcher._target_.rsplit('.', 1)[-1]}"
-                 f" in {len(batches)} batches (job outputs in {sweep_dir})")
+                 f" in {len(batches)} batches: {to_compute} rows to compute, {stored} already stored"
+                 f" (job outputs in {sweep_dir})")
         returns = []
         if not todo:
             return returns
