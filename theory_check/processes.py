@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import itertools
 import os
 import signal
 import socket
@@ -34,7 +35,9 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 #: Environment variable naming the process the children of this one should watch.
 PARENT_ENV = "THEORY_CHECK_PARENT"
@@ -95,10 +98,15 @@ _watching: threading.Thread | None = None
 
 
 def _stop_self(reason: str) -> None:
+    """SIGTERM to this process when that stops it (the default action, or the clean stop of
+    :func:`interrupt_on_signals`), and exit after :data:`GRACE` seconds if it did not; exit at
+    once when SIGTERM is handled otherwise (submitit's jobs only log it)."""
     print(f"theory_check: {reason}; stopping process {os.getpid()}", file=sys.stderr, flush=True)
-    os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(GRACE)
-    os._exit(128 + signal.SIGTERM)  # the clean stop hung, or SIGTERM is ignored (submitit jobs)
+    handler = signal.getsignal(signal.SIGTERM)
+    if handler == signal.SIG_DFL or getattr(handler, "stops_cleanly", False):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(GRACE)
+    os._exit(128 + signal.SIGTERM)
 
 
 def watch_parent() -> bool:
@@ -158,6 +166,8 @@ def interrupt_on_signals():
         received.append(signum)
         raise Interrupted(signum)
 
+    handler.stops_cleanly = True
+
     previous = {}
     for sig in STOP_SIGNALS:
         current = signal.getsignal(sig)
@@ -202,3 +212,14 @@ def stop(proc: subprocess.Popen, grace: float = GRACE) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.wait()
+
+
+def new_log(folder: Path, name: str) -> tuple[Path, TextIO]:
+    """A new log file ``<folder>/<name>.<UTC time>.<pid>.log``, opened for writing, and its
+    path: one per process and start, so that commands running at once never share one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}.{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.{os.getpid()}"
+    for i in itertools.count():  # the same name again within a second, in this process
+        path = folder / (f"{stem}.log" if i == 0 else f"{stem}.{i}.log")
+        with contextlib.suppress(FileExistsError):
+            return path, path.open("x")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import processes
@@ -45,10 +43,8 @@ def run_sweep(sweep: str, overrides: list[str], raw_dir: Path, log_dir: Path, jo
            f"results_dir={raw_dir}", *overrides]
     if jobs > 1:
         cmd += ["hydra/launcher=parallel", f"jobs={jobs}"]
-    log_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    log = log_dir / f"{sweep}.{stamp}.{os.getpid()}.log"
-    with log.open("x") as fh, processes.interrupt_on_signals():
+    log, fh = processes.new_log(log_dir, sweep)
+    with fh, processes.interrupt_on_signals():
         proc = None
         try:
             proc = processes.start(cmd, cwd=REPO_ROOT, stdout=fh)
