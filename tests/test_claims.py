@@ -1,4 +1,4 @@
-"""Claims: two sweeps of the same runs at once compute each row once and both end with every
+"""Claims: two sweeps of the same runs at once compute each run once and both end with every
 row; a claim whose owner is gone is taken over; the resume message counts rows."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from theory_check import processes
-from theory_check.results import STALE_CLAIM_AGE, claim_path, claim_rows, load_results
+from theory_check.results import STALE_CLAIM_AGE, UNREADABLE_CLAIM_AGE, claim_path, claim_run, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -41,15 +41,15 @@ def sleeper():
     proc.wait()
 
 
-def test_a_row_claimed_by_a_live_process_is_left_to_it(tmp_path, sleeper):
-    run_file = tmp_path / "exp" / "run.parquet"
-    write_claim(claim_path(run_file, "a"), pid=sleeper.pid, start=processes.start_ticks(sleeper.pid))
-    with claim_rows(run_file, ["a", "b"]) as (held, busy):
-        assert (held, busy) == (["b"], ["a"])
-        assert json.loads(claim_path(run_file, "b").read_text())["pid"] == os.getpid()
+def test_a_run_claimed_by_a_live_process_is_left_to_it(tmp_path, sleeper):
+    taken, free = tmp_path / "exp" / "taken.parquet", tmp_path / "exp" / "free.parquet"
+    write_claim(claim_path(taken), pid=sleeper.pid, start=processes.start_ticks(sleeper.pid))
+    with claim_run(taken) as held_taken, claim_run(free) as held_free:
+        assert (held_taken, held_free) == (False, True)
+        assert json.loads(claim_path(free).read_text())["pid"] == os.getpid()
     # Released when the block ends; the other process's claim is untouched.
-    assert not claim_path(run_file, "b").exists()
-    assert json.loads(claim_path(run_file, "a").read_text())["pid"] == sleeper.pid
+    assert not claim_path(free).exists()
+    assert json.loads(claim_path(taken).read_text())["pid"] == sleeper.pid
 
 
 @pytest.mark.parametrize("owner", [
@@ -59,26 +59,27 @@ def test_a_row_claimed_by_a_live_process_is_left_to_it(tmp_path, sleeper):
 ])
 def test_a_claim_whose_owner_is_gone_is_taken_over(tmp_path, owner):
     run_file = tmp_path / "exp" / "run.parquet"
-    write_claim(claim_path(run_file, "a"), **owner())
-    with claim_rows(run_file, ["a"]) as (held, busy):
-        assert (held, busy) == (["a"], [])
-        assert json.loads(claim_path(run_file, "a").read_text())["pid"] == os.getpid()
-    assert not claim_path(run_file, "a").exists()
+    write_claim(claim_path(run_file), **owner())
+    with claim_run(run_file) as held:
+        assert held
+        assert json.loads(claim_path(run_file).read_text())["pid"] == os.getpid()
+    assert not claim_path(run_file).exists()
 
 
-@pytest.mark.parametrize("content", ['{"host": "elsewhere", "pid": 1}', "{not json"],
-                         ids=["other-host", "unreadable"])
-def test_a_claim_that_cannot_be_checked_is_stale_only_when_not_refreshed(tmp_path, content):
+@pytest.mark.parametrize("content, age", [('{"host": "elsewhere", "pid": 1}', STALE_CLAIM_AGE),
+                                          ("", UNREADABLE_CLAIM_AGE)],
+                         ids=["other-host", "cut-short"])
+def test_a_claim_that_cannot_be_checked_is_stale_only_when_not_refreshed(tmp_path, content, age):
     run_file = tmp_path / "exp" / "run.parquet"
-    path = claim_path(run_file, "a")
+    path = claim_path(run_file)
     path.parent.mkdir(parents=True)
     path.write_text(content)
-    with claim_rows(run_file, ["a"]) as (held, busy):
-        assert busy == ["a"]
-    old = time.time() - STALE_CLAIM_AGE - 1
+    with claim_run(run_file) as held:
+        assert not held
+    old = time.time() - age - 1
     os.utime(path, (old, old))
-    with claim_rows(run_file, ["a"]) as (held, busy):
-        assert held == ["a"]
+    with claim_run(run_file) as held:
+        assert held
 
 
 def sweep(tmp_path: Path, *overrides: str, pause: str = "0", draws: Path | None = None):
@@ -107,8 +108,7 @@ def test_two_identical_sweeps_at_once_compute_each_run_once(tmp_path):
     rows = load_results(tmp_path / "raw")
     assert len(rows) == 2 * runs and rows["key"].is_unique and set(rows["status"]) == {"ok"}
     # Each run's data were drawn once, by one of the two sweeps.
-    pids = draws.read_text().split()
-    assert len(pids) == runs
+    assert len(draws.read_text().split()) == runs
     assert not list((tmp_path / "raw" / "adhoc" / ".claims").glob("*.claim"))
 
 

@@ -12,11 +12,11 @@ warns once with :class:`DamagedResultWarning`, and reads on as if the run had ne
 so the next sweep recomputes it. Nothing is deleted: the quarantine folder is for a person to
 look at.
 
-Concurrent sweeps of the same runs (two ``make reproduce-figures`` at once) compute each row
-once: a process *claims* a row before computing it, by a file
-``<experiment>/.claims/<row key>.claim`` naming its host, pid and process start
-(:func:`claim_rows`); another process skips rows claimed by a live owner and comes back to them
-later (:func:`theory_check.run.run` waits until they are stored or their owner is gone). A claim
+Concurrent sweeps of the same runs (two ``make reproduce-figures`` at once) compute each run
+once: a process *claims* a run before computing its missing rows, by a file
+``<experiment>/.claims/<run key>.claim`` naming its host, pid and process start
+(:func:`claim_run`); another process skips a run claimed by a live owner and comes back to it
+later (:func:`theory_check.run.run` waits until its owner released it or is gone). A claim
 whose owner is dead (same host: no process with its pid and start; another host: the claim not
 refreshed for :data:`STALE_CLAIM_AGE` seconds) is stale and taken over.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import itertools
 import json
@@ -60,6 +61,8 @@ CLAIMS = ".claims"
 CLAIM_HEARTBEAT = 60.0
 #: A claim of another host not refreshed for this long belongs to a process that is gone.
 STALE_CLAIM_AGE = 600.0
+#: An unreadable claim older than this was cut short (its owner was killed while writing it).
+UNREADABLE_CLAIM_AGE = 10.0
 
 
 class DamagedResultWarning(UserWarning):
@@ -297,34 +300,37 @@ def load_results(results_dir, experiment_names=None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True, sort=False)
 
 
-def _owner_record() -> dict:
-    return {"host": processes.host(), "pid": os.getpid(),
-            "start": processes.start_ticks(os.getpid()), "time": time.time()}
+@functools.cache
+def _owner() -> dict:
+    """This process as a claim names it (cached: neither changes while it runs)."""
+    return {"host": processes.host(), "pid": os.getpid(), "start": processes.start_ticks(os.getpid())}
 
 
 def claim_owner(path: Path) -> dict | None:
     """The owner recorded in a claim file (``host``, ``pid``, ``start``, ``time``), or None when
-    there is no claim. An unreadable claim counts as held by a live owner until stale by age."""
+    there is no claim. An unreadable one (being written, or cut short) has no pid or host."""
     try:
         text = Path(path).read_text()
         mtime = os.stat(path).st_mtime
     except FileNotFoundError:
         return None
     try:
-        owner = json.loads(text)
-        owner["pid"], owner["host"]  # noqa: B018 (both are required)
-    except (ValueError, TypeError, KeyError):
-        owner = {"host": None, "pid": None}
-    owner["mtime"] = mtime
-    return owner
+        owner = dict(json.loads(text))
+    except (ValueError, TypeError):
+        owner = {}
+    return {**owner, "mtime": mtime}
 
 
 def owner_alive(owner: dict) -> bool:
     """Whether a claim's owner still runs: on this host, a process with its pid and start; on
-    another (or unknown) host, a claim refreshed in the last :data:`STALE_CLAIM_AGE` seconds."""
-    if owner.get("host") == processes.host() and owner.get("pid") is not None:
+    another host, a claim refreshed in the last :data:`STALE_CLAIM_AGE` seconds; unreadable, a
+    claim written in the last :data:`UNREADABLE_CLAIM_AGE` seconds (a write still going on)."""
+    age = time.time() - owner["mtime"]
+    if "pid" not in owner or "host" not in owner:
+        return age < UNREADABLE_CLAIM_AGE
+    if owner["host"] == processes.host():
         return processes.is_alive(int(owner["pid"]), owner.get("start"))
-    return time.time() - owner["mtime"] < STALE_CLAIM_AGE
+    return age < STALE_CLAIM_AGE
 
 
 _held: set[Path] = set()
@@ -348,63 +354,65 @@ def _hold(path: Path) -> None:
         _heartbeat.start()
 
 
+def _write_claim(path: Path, exclusive: bool) -> None:
+    record = json.dumps({**_owner(), "time": time.time()}).encode()
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o666)  # the umask applies
+    try:
+        os.write(fd, record)
+    finally:
+        os.close(fd)
+
+
 def _try_claim(path: Path) -> bool:
     """Take the claim ``path`` for this process: True when it was free or stale."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_owner_record(), fh)
-        try:  # a hard link appears complete or not at all, and fails if the claim exists
-            os.link(tmp, path)
-            return True
-        except FileExistsError:
-            pass
-        # Held, or left by a dead owner: decide under the lock, so that of two processes
-        # finding it stale only one takes it over.
-        with file_lock(folder / ".lock"):
-            owner = claim_owner(path)
-            if owner is not None and owner_alive(owner):
-                return False
-            os.replace(tmp, path)
-            if owner is not None:
-                log.info("took over the claim %s of process %s on %s, which is gone",
-                         path.name, owner.get("pid"), owner.get("host"))
-            return True
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    try:  # O_EXCL: of two processes creating it at once, one succeeds
+        _write_claim(path, exclusive=True)
+        return True
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _try_claim(path)
+    except FileExistsError:
+        pass
+    # Held, or left by a dead owner: decide under the lock, so that of two processes finding
+    # it stale only one takes it over.
+    with file_lock(path.parent / ".lock"):
+        owner = claim_owner(path)
+        if owner is not None and owner_alive(owner):
+            return False
+        _write_claim(path, exclusive=False)
+    if owner is not None:
+        log.info("took over the claim %s of process %s on %s, which is gone",
+                 path.name, owner.get("pid"), owner.get("host"))
+    return True
 
 
 def release_claim(path: Path) -> None:
-    """Remove this process's claim ``path`` (not one another process has taken over since)."""
+    """Remove this process's claim ``path`` (unless another process has taken it over since,
+    finding this one gone)."""
     _held.discard(path)
-    with file_lock(path.parent / ".lock"):
-        owner = claim_owner(path)
-        if owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == processes.host():
-            path.unlink(missing_ok=True)
+    owner = claim_owner(path)
+    if owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == processes.host():
+        path.unlink(missing_ok=True)
 
 
-def claim_path(run_file: Path, row_key: str) -> Path:
-    return Path(run_file).parent / CLAIMS / f"{row_key}.claim"
+def claim_path(run_file: Path) -> Path:
+    """The claim file of the run stored in ``run_file``: ``<experiment>/.claims/<run key>.claim``."""
+    run_file = Path(run_file)
+    return run_file.parent / CLAIMS / f"{run_file.stem}.claim"
 
 
 @contextlib.contextmanager
-def claim_rows(run_file: Path, row_keys):
-    """Claim the rows ``row_keys`` of the run stored in ``run_file`` for as long as the block
-    runs; yields ``(held, busy)``: the row keys this process now holds, and those a live
-    process holds (to be computed by it, not here). Claims are released when the block ends,
-    also by an exception or an interrupt."""
-    held, busy = [], []
+def claim_run(run_file: Path):
+    """Claim the run stored in ``run_file`` for as long as the block runs; yields whether this
+    process holds it (False: a live process does, and computes its rows). The claim is released
+    when the block ends, also by an exception or an interrupt."""
+    path = claim_path(run_file)
+    held = _try_claim(path)
     try:
-        for key in row_keys:
-            path = claim_path(run_file, key)
-            if _try_claim(path):
-                _hold(path)
-                held.append(key)
-            else:
-                busy.append(key)
-        yield held, busy
+        if held:
+            _hold(path)
+        yield held
     finally:
-        for key in held:
-            release_claim(claim_path(run_file, key))
+        if held:
+            release_claim(path)

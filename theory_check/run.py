@@ -5,9 +5,9 @@ the ground truth with a ``numpy.random.Generator`` seeded from (experiment, conf
 applies every selected estimator, and writes its rows atomically to
 ``<results_dir>/<experiment_name>/<run_key>.parquet``. Rows already present (same key) are
 skipped unless ``force=true``. Two runs with the same key (e.g. a sweep over ``estimator``) merge
-their rows under a lock on the experiment folder, so neither loses the other's rows. A row is
-claimed before it is computed (:func:`theory_check.results.claim_rows`), so that two sweeps of
-the same runs at once compute each row once.
+their rows under a lock on the experiment folder, so neither loses the other's rows. A run is
+claimed before its rows are computed (:func:`theory_check.results.claim_run`), so that two sweeps of
+the same runs at once compute each run once.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .metrics import mse
 from .overrides import command_line_problem
 from .paths import CONFIG_ROOT, conf_dir
 from .provenance import provenance
-from .results import claim_rows, merge_rows, read_run, run_path, stable_hash
+from .results import claim_run, merge_rows, read_run, run_path, stable_hash
 
 #: Config entries that choose what to compute or where to store it, not what the data are.
 NOT_IN_KEY = ("estimator", "results_dir", "force", "jobs", "blas_threads", "run_batch")
@@ -170,31 +170,27 @@ def _compute_rows(cfg: DictConfig, key: str, todo: dict) -> list[dict]:
 
 
 def try_run(cfg: DictConfig) -> list[dict] | None:
-    """Compute and store the missing rows of one run that no other live process is computing.
+    """Compute and store the missing rows of one run, unless another live process is on it.
 
-    Each missing row is claimed first (:func:`theory_check.results.claim_rows`), so that
-    concurrent sweeps of the same runs compute each row once. Returns all the run's rows, or
-    None when some of its rows are claimed by another live process (they are not stored yet).
+    The run is claimed first (:func:`theory_check.results.claim_run`), so that concurrent
+    sweeps of the same runs compute each run once. Returns all the run's rows, or None when
+    another live process holds the run's claim (its rows may not be stored yet).
     """
     key, path, todo = pending(cfg)
     if not todo:
         return read_run(path).to_dict("records")
-    with claim_rows(path, [rkey for rkey, _ in todo.values()]) as (held, busy):
-        if held:
-            # Read again: a row may have been stored between the first look and its claim.
-            _, _, todo = pending(cfg)
-            todo = {name: (rkey, node) for name, (rkey, node) in todo.items() if rkey in held}
-        if held and todo:
-            rows = merge_rows(path, _compute_rows(cfg, key, todo))
-        else:  # every row stored meanwhile, or all claimed by others
-            stored = read_run(path)
-            rows = [] if stored is None else stored.to_dict("records")
-    return None if busy else rows
+    with claim_run(path) as held:
+        if not held:
+            return None
+        _, _, todo = pending(cfg)  # read again: the last owner may have stored them meanwhile
+        if todo:
+            return merge_rows(path, _compute_rows(cfg, key, todo))
+    return read_run(path).to_dict("records")
 
 
 def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
     """Compute the missing rows of one (config, seed) and store them; return all its rows.
-    Rows another live process is computing are waited for (or computed here if it dies).
+    A run another live process is computing is waited for (or computed here if that one dies).
     ``checked=True`` skips :func:`validate` for a config the sweeper has just validated."""
     if not checked:
         validate(cfg)

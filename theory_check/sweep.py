@@ -1,16 +1,18 @@
 """The multirun sweeper: validate every run first, skip finished runs, run the rest in batches,
-show progress.
+show progress, stop cleanly.
 
 :class:`Sweeper` is Hydra's basic sweeper (``key=a,b`` grids and ``hydra.sweeper.params``)
-with five additions, all before or around the launcher, so they hold for every launcher
+with six additions, all before or around the launcher, so they hold for every launcher
 (basic, joblib, submitit):
 
 * every configuration is composed (by :class:`Composer`: one Hydra composition per distinct set
   of config-group choices, not per run) and checked with :func:`theory_check.run.config_problems`
   before anything runs; problems stop the sweep with one message listing each distinct problem,
-  how many configurations have it, and one of them; a sweep with no runs is a problem too;
+  how many configurations have it, and one of them; a sweep with no runs is a problem too, and
+  so is a parameter the config does not have (:mod:`theory_check.overrides`);
 * runs whose rows are all in the results are not launched (unless ``force=true``), so a
-  killed sweep resumes at the cost of reading its finished files;
+  killed sweep resumes at the cost of reading its finished files; the summary line counts the
+  runs to launch and the rows to compute;
 * the pending runs' resolved configs are written to batch files ``<sweep dir>/batches/<i>.json``
   and the launcher launches one job per batch (``run_batch=<file>``), which runs them in one
   process (:func:`theory_check.run.run_batch`). Hydra's cost per launched job (composition,
@@ -22,7 +24,12 @@ with five additions, all before or around the launcher, so they hold for every l
   the configurations are checked, so their start-up overlaps the validation, and they are
   stopped as soon as the last batch is done;
 * a progress bar counts finished runs by watching their result files, which every launcher
-  writes to the same place, so it needs nothing from the worker processes or nodes.
+  writes to the same place, so it needs nothing from the worker processes or nodes;
+* it stops cleanly: SIGINT, SIGTERM or SIGHUP stop the workers in the middle of their batches
+  and exit with 128 + the signal, and the workers (and this process, when ``reproduce``
+  started it) stop by themselves when the process that started them is gone, even killed by
+  SIGKILL (:mod:`theory_check.processes`). What finished is stored, so the same command resumes;
+  a run a concurrent sweep is computing is left to it (:func:`theory_check.run.try_run`).
 
 Selected in ``conf/config.yaml`` by ``override hydra/sweeper: theory_check``; Hydra instantiates it
 as ``hydra_plugins.theory_check_sweeper.TheoryCheckSweeper`` (plugins must live there).
