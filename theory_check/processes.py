@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import itertools
 import os
 import signal
@@ -185,12 +184,17 @@ def exit_status(exc: BaseException) -> int:
     return 128 + getattr(exc, "signum", signal.SIGINT)
 
 
-def _set_parent_death_signal() -> None:
-    """In a child between fork and exec: SIGTERM when the parent dies (Linux; else nothing)."""
-    libc_name = ctypes.util.find_library("c")
-    if not sys.platform.startswith("linux") or libc_name is None:
-        return
-    ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+def _parent_death_signal():
+    """A function that, called in a child between fork and exec, makes the kernel send it
+    SIGTERM when this process dies (Linux ``prctl``); None elsewhere. Looked up here, in the
+    parent: a forked child should run as little as possible before exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def start(cmd: list[str], **kwargs) -> subprocess.Popen:
@@ -199,7 +203,7 @@ def start(cmd: list[str], **kwargs) -> subprocess.Popen:
     (:data:`PARENT_ENV`). Call from the main thread: the parent-death signal follows the thread
     that started the child."""
     env = {**(kwargs.pop("env", None) or os.environ), PARENT_ENV: identity()}
-    return subprocess.Popen(cmd, env=env, preexec_fn=_set_parent_death_signal, **kwargs)
+    return subprocess.Popen(cmd, env=env, preexec_fn=_parent_death_signal(), **kwargs)
 
 
 def stop(proc: subprocess.Popen, grace: float = GRACE) -> int:
