@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from . import processes
 from .analysis import analyze
 from .experiments import EXPERIMENTS_DIR, Figure, load_figures
 from .paths import REPO_ROOT
@@ -30,15 +30,31 @@ def results_root(scale: str) -> Path:
 
 def run_sweep(sweep: str, overrides: list[str], raw_dir: Path, log_dir: Path, jobs: int) -> None:
     """One Hydra multirun. Its progress bar (stderr) shows on the terminal; Hydra's log lines
-    go to ``log_dir/<sweep>.log``."""
+    go to ``log_dir/<sweep>.<UTC time>.<pid>.log``, one file per run of this command, so that
+    two reproductions at once do not write over each other's log.
+
+    The sweep stops with this process: SIGINT, SIGTERM or SIGHUP here stop it (SIGTERM, then
+    SIGKILL after :data:`theory_check.processes.GRACE` seconds) and exit with 128 + the signal;
+    if this process is killed, the sweep gets SIGTERM (a parent-death signal) and its workers
+    notice that it is gone (:mod:`theory_check.processes`). The runs it finished are stored, so
+    the same command resumes.
+    """
     cmd = [sys.executable, "-m", "theory_check", "-m", f"+experiment={sweep}",
            f"results_dir={raw_dir}", *overrides]
     if jobs > 1:
         cmd += ["hydra/launcher=parallel", f"jobs={jobs}"]
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{sweep}.log"
-    with log.open("w") as fh:
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, stdout=fh)
+    log, fh = processes.new_log(log_dir, sweep)
+    with fh, processes.interrupt_on_signals():
+        proc = None
+        try:
+            proc = processes.start(cmd, cwd=REPO_ROOT, stdout=fh)
+            proc.wait()
+        except KeyboardInterrupt as exc:
+            if proc is not None:
+                processes.stop(proc)
+            print(f"stopped ({exc or 'SIGINT'}) during sweep {sweep}: its finished runs are stored, "
+                  f"the same command resumes; its log: {log}", file=sys.stderr, flush=True)
+            raise SystemExit(processes.exit_status(exc)) from None
     if proc.returncode != 0:
         raise SystemExit(f"sweep {sweep} failed (exit {proc.returncode}); its log: {log}")
 

@@ -11,6 +11,14 @@ conflict) is *damaged*: the first reader that meets it moves it aside to
 warns once with :class:`DamagedResultWarning`, and reads on as if the run had never finished,
 so the next sweep recomputes it. Nothing is deleted: the quarantine folder is for a person to
 look at.
+
+Concurrent sweeps of the same runs (two ``make reproduce-figures`` at once) compute each run
+once: a process *claims* a run before computing its missing rows, by a file
+``<experiment>/.claims/<run key>.claim`` naming its host, pid and process start
+(:func:`claim_run`); another process skips a run claimed by a live owner and comes back to it
+later (:func:`theory_check.run.run` waits until its owner released it or is gone). A claim
+whose owner is dead (same host: no process with its pid and start; another host: the claim not
+refreshed for :data:`STALE_CLAIM_AGE` seconds) is stale and taken over.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import itertools
 import json
@@ -27,12 +36,15 @@ import os
 import tempfile
 import time
 import warnings
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from . import processes
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +55,14 @@ QUARANTINE = "quarantine"
 REPLACE_LOCK = ".replace.lock"
 #: A temporary file younger than this may belong to a write still going on in another process.
 STALE_TMP_AGE = 600.0
+#: Sub-folder of an experiment folder that holds the claims of rows being computed.
+CLAIMS = ".claims"
+#: Seconds between two refreshes of the claims a process holds (for readers on other hosts).
+CLAIM_HEARTBEAT = 60.0
+#: A claim of another host not refreshed for this long belongs to a process that is gone.
+STALE_CLAIM_AGE = 600.0
+#: An unreadable claim older than this was cut short (its owner was killed while writing it).
+UNREADABLE_CLAIM_AGE = 10.0
 
 
 class DamagedResultWarning(UserWarning):
@@ -278,3 +298,121 @@ def load_results(results_dir, experiment_names=None) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True, sort=False)
+
+
+@functools.cache
+def _owner() -> dict:
+    """This process as a claim names it (cached: neither changes while it runs)."""
+    return {"host": processes.host(), "pid": os.getpid(), "start": processes.start_ticks(os.getpid())}
+
+
+def claim_owner(path: Path) -> dict | None:
+    """The owner recorded in a claim file (``host``, ``pid``, ``start``, ``time``), or None when
+    there is no claim. An unreadable one (being written, or cut short) has no pid or host."""
+    try:
+        text = Path(path).read_text()
+        mtime = os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+    try:
+        owner = dict(json.loads(text))
+    except (ValueError, TypeError):
+        owner = {}
+    return {**owner, "mtime": mtime}
+
+
+def owner_alive(owner: dict) -> bool:
+    """Whether a claim's owner still runs: on this host, a process with its pid and start; on
+    another host, a claim refreshed in the last :data:`STALE_CLAIM_AGE` seconds; unreadable, a
+    claim written in the last :data:`UNREADABLE_CLAIM_AGE` seconds (a write still going on)."""
+    age = time.time() - owner["mtime"]
+    if "pid" not in owner or "host" not in owner:
+        return age < UNREADABLE_CLAIM_AGE
+    if owner["host"] == processes.host():
+        return processes.is_alive(int(owner["pid"]), owner.get("start"))
+    return age < STALE_CLAIM_AGE
+
+
+_held: set[Path] = set()
+_heartbeat: threading.Thread | None = None
+
+
+def _refresh_held_claims() -> None:
+    while True:
+        time.sleep(CLAIM_HEARTBEAT)
+        for path in list(_held):
+            with contextlib.suppress(OSError):
+                os.utime(path)
+
+
+def _hold(path: Path) -> None:
+    global _heartbeat
+    _held.add(path)
+    if _heartbeat is None or not _heartbeat.is_alive():
+        _heartbeat = threading.Thread(target=_refresh_held_claims, name="claims-heartbeat",
+                                      daemon=True)
+        _heartbeat.start()
+
+
+def _write_claim(path: Path, exclusive: bool) -> None:
+    record = json.dumps({**_owner(), "time": time.time()}).encode()
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o666)  # the umask applies
+    try:
+        os.write(fd, record)
+    finally:
+        os.close(fd)
+
+
+def _try_claim(path: Path) -> bool:
+    """Take the claim ``path`` for this process: True when it was free or stale."""
+    try:  # O_EXCL: of two processes creating it at once, one succeeds
+        _write_claim(path, exclusive=True)
+        return True
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _try_claim(path)
+    except FileExistsError:
+        pass
+    # Held, or left by a dead owner: decide under the lock, so that of two processes finding
+    # it stale only one takes it over.
+    with file_lock(path.parent / ".lock"):
+        owner = claim_owner(path)
+        if owner is not None and owner_alive(owner):
+            return False
+        _write_claim(path, exclusive=False)
+    if owner is not None:
+        log.info("took over the claim %s of process %s on %s, which is gone",
+                 path.name, owner.get("pid"), owner.get("host"))
+    return True
+
+
+def release_claim(path: Path) -> None:
+    """Remove this process's claim ``path`` (unless another process has taken it over since,
+    finding this one gone)."""
+    _held.discard(path)
+    owner = claim_owner(path)
+    if owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == processes.host():
+        path.unlink(missing_ok=True)
+
+
+def claim_path(run_file: Path) -> Path:
+    """The claim file of the run stored in ``run_file``: ``<experiment>/.claims/<run key>.claim``."""
+    run_file = Path(run_file)
+    return run_file.parent / CLAIMS / f"{run_file.stem}.claim"
+
+
+@contextlib.contextmanager
+def claim_run(run_file: Path):
+    """Claim the run stored in ``run_file`` for as long as the block runs; yields whether this
+    process holds it (False: a live process does, and computes its rows). The claim is released
+    when the block ends, also by an exception or an interrupt."""
+    path = claim_path(run_file)
+    held = _try_claim(path)
+    try:
+        if held:
+            _hold(path)
+        yield held
+    finally:
+        if held:
+            release_claim(path)

@@ -5,7 +5,9 @@ the ground truth with a ``numpy.random.Generator`` seeded from (experiment, conf
 applies every selected estimator, and writes its rows atomically to
 ``<results_dir>/<experiment_name>/<run_key>.parquet``. Rows already present (same key) are
 skipped unless ``force=true``. Two runs with the same key (e.g. a sweep over ``estimator``) merge
-their rows under a lock on the experiment folder, so neither loses the other's rows.
+their rows under a lock on the experiment folder, so neither loses the other's rows. A run is
+claimed before its rows are computed (:func:`theory_check.results.claim_run`), so that two sweeps of
+the same runs at once compute each run once.
 """
 
 from __future__ import annotations
@@ -29,17 +31,20 @@ from omegaconf import DictConfig, OmegaConf
 from threadpoolctl import threadpool_limits
 
 from . import noise as noise_laws
-from . import proofs, rates
+from . import processes, proofs, rates
 
 # config_problems and known_keys are part of this module's interface (the sweeper calls them here).
 from .config import InvalidConfig, config_problems, generate_problem, known_keys, plugin, validate  # noqa: F401
 from .metrics import mse
+from .overrides import command_line_problem
 from .paths import CONFIG_ROOT, conf_dir
 from .provenance import provenance
-from .results import merge_rows, read_run, run_path, stable_hash
+from .results import claim_run, merge_rows, read_run, run_path, stable_hash
 
 #: Config entries that choose what to compute or where to store it, not what the data are.
 NOT_IN_KEY = ("estimator", "results_dir", "force", "jobs", "blas_threads", "run_batch", "quiet")
+#: Seconds between two looks at rows another process is computing, at first and at most.
+CLAIM_POLL, MAX_CLAIM_POLL = 0.1, 2.0
 #: Hydra's config folder (checked only when the app starts: importing this module needs none).
 CONF_DIR = str(CONFIG_ROOT / "conf")
 
@@ -150,15 +155,8 @@ def _estimate_row(problem, cfg: DictConfig, node: DictConfig, name: str = "") ->
     return row
 
 
-def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
-    """Compute the missing rows of one (config, seed) and store them; return all its rows.
-    ``checked=True`` skips :func:`validate` for a config the sweeper has just validated."""
-    if not checked:
-        validate(cfg)
-    key, path, todo = pending(cfg)
-    if not todo:
-        return read_run(path).to_dict("records")
-
+def _compute_rows(cfg: DictConfig, key: str, todo: dict) -> list[dict]:
+    """The rows of the estimators in ``todo`` (``{estimator: (row key, config)}``) for one run."""
     shared = {**config_columns(cfg), "run_key": key, **provenance()}
     try:
         problem = generate_problem(cfg, make_rng(cfg))
@@ -167,28 +165,67 @@ def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
     except Exception as exc:  # the config passed validate(): a runtime failure, stored as data
         failed = {"wall_time": np.nan, "mse": np.nan, "rel_error": np.nan, "status": "error",
                   "message": f"generating the problem failed: {type(exc).__name__}: {exc}"}
-        rows = [{**shared, **_estimator_columns(name, rkey, node), **failed}
+        return [{**shared, **_estimator_columns(name, rkey, node), **failed}
                 for name, (rkey, node) in todo.items()]
-    else:
-        rows = [{**shared, **_estimator_columns(name, rkey, node),
-                 **_estimate_row(problem, cfg, node, name)}
-                for name, (rkey, node) in todo.items()]
+    return [{**shared, **_estimator_columns(name, rkey, node),
+             **_estimate_row(problem, cfg, node, name)}
+            for name, (rkey, node) in todo.items()]
 
-    return merge_rows(path, rows)
+
+def try_run(cfg: DictConfig) -> list[dict] | None:
+    """Compute and store the missing rows of one run, unless another live process is on it.
+
+    The run is claimed first (:func:`theory_check.results.claim_run`), so that concurrent
+    sweeps of the same runs compute each run once. Returns all the run's rows, or None when
+    another live process holds the run's claim (its rows may not be stored yet).
+    """
+    key, path, todo = pending(cfg)
+    if not todo:
+        return read_run(path).to_dict("records")
+    with claim_run(path) as held:
+        if not held:
+            return None
+        _, _, todo = pending(cfg)  # read again: the last owner may have stored them meanwhile
+        if todo:
+            return merge_rows(path, _compute_rows(cfg, key, todo))
+    return read_run(path).to_dict("records")
+
+
+def run(cfg: DictConfig, checked: bool = False) -> list[dict]:
+    """Compute the missing rows of one (config, seed) and store them; return all its rows.
+    A run another live process is computing is waited for (or computed here if that one dies).
+    ``checked=True`` skips :func:`validate` for a config the sweeper has just validated."""
+    if not checked:
+        validate(cfg)
+    pause = CLAIM_POLL
+    while (rows := try_run(cfg)) is None:
+        time.sleep(pause)
+        pause = min(2 * pause, MAX_CLAIM_POLL)
+    return rows
 
 
 def run_batch(path: str | Path) -> None:
     """Run every config of a batch file written by the sweeper (:mod:`theory_check.sweep`), in
-    this process; the sweeper validated them all before writing the file. Each run stores its own rows as :func:`run` does, so a killed batch keeps the
-    runs it finished. A run that raises does not stop the others; the first such error is raised
-    at the end, as a launcher reports a failed job."""
+    this process; the sweeper validated them all before writing the file. Each run stores its
+    own rows as :func:`run` does, so a killed batch keeps the runs it finished. Runs whose rows
+    another process is computing (a concurrent sweep) are left to the end of the batch, then
+    waited for. A run that raises does not stop the others; the first such error is raised at
+    the end, as a launcher reports a failed job."""
+    processes.watch_parent()  # a launcher worker: stop when the sweep process is gone
     first_error = None
     configs = [OmegaConf.create(plain) for plain in json.loads(Path(path).read_text())]
     # One BLAS thread per run by default: small SVDs run faster, and parallel workers do not
     # oversubscribe the cores. Set once per run of equal settings: setting it costs about 3 ms.
     for threads, group in itertools.groupby(configs, key=lambda cfg: cfg.get("blas_threads")):
         with threadpool_limits(limits=threads):
+            deferred = []
             for cfg in group:
+                try:
+                    if try_run(cfg) is None:
+                        deferred.append(cfg)
+                except Exception as exc:
+                    first_error = first_error or exc
+            for cfg in deferred:
                 try:
                     run(cfg, checked=True)
                 except Exception as exc:
@@ -220,4 +257,7 @@ def main() -> None:
         config_path = str(conf_dir())
     except FileNotFoundError as exc:
         sys.exit(f"theory-check: {exc}")
+    problem = command_line_problem(sys.argv[1:], config_path)
+    if problem:  # before Hydra, whose own message would suggest a +key the suite refuses
+        sys.exit(f"invalid configuration: {problem}")
     hydra.main(version_base=None, config_path=config_path, config_name="config")(_app)()

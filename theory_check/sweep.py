@@ -1,16 +1,18 @@
 """The multirun sweeper: validate every run first, skip finished runs, run the rest in batches,
-show progress.
+show progress, stop cleanly.
 
 :class:`Sweeper` is Hydra's basic sweeper (``key=a,b`` grids and ``hydra.sweeper.params``)
-with five additions, all before or around the launcher, so they hold for every launcher
+with six additions, all before or around the launcher, so they hold for every launcher
 (basic, joblib, submitit):
 
 * every configuration is composed (by :class:`Composer`: one Hydra composition per distinct set
   of config-group choices, not per run) and checked with :func:`theory_check.run.config_problems`
   before anything runs; problems stop the sweep with one message listing each distinct problem,
-  how many configurations have it, and one of them; a sweep with no runs is a problem too;
+  how many configurations have it, and one of them; a sweep with no runs is a problem too, and
+  so is a parameter the config does not have (:mod:`theory_check.overrides`);
 * runs whose rows are all in the results are not launched (unless ``force=true``), so a
-  killed sweep resumes at the cost of reading its finished files;
+  killed sweep resumes at the cost of reading its finished files; the summary line counts the
+  runs to launch and the rows to compute;
 * the pending runs' resolved configs are written to batch files ``<sweep dir>/batches/<i>.json``
   and the launcher launches one job per batch (``run_batch=<file>``), which runs them in one
   process (:func:`theory_check.run.run_batch`). Hydra's cost per launched job (composition,
@@ -22,7 +24,12 @@ with five additions, all before or around the launcher, so they hold for every l
   the configurations are checked, so their start-up overlaps the validation, and they are
   stopped as soon as the last batch is done;
 * a progress bar counts finished runs by watching their result files, which every launcher
-  writes to the same place, so it needs nothing from the worker processes or nodes.
+  writes to the same place, so it needs nothing from the worker processes or nodes;
+* it stops cleanly: SIGINT, SIGTERM or SIGHUP stop the workers in the middle of their batches
+  and exit with 128 + the signal, and the workers (and this process, when ``reproduce``
+  started it) stop by themselves when the process that started them is gone, even killed by
+  SIGKILL (:mod:`theory_check.processes`). What finished is stored, so the same command resumes;
+  a run a concurrent sweep is computing is left to it (:func:`theory_check.run.try_run`).
 
 Selected in ``conf/config.yaml`` by ``override hydra/sweeper: theory_check``; Hydra instantiates it
 as ``hydra_plugins.theory_check_sweeper.TheoryCheckSweeper`` (plugins must live there).
@@ -44,11 +51,13 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import filter_overrides
-from hydra.errors import CompactHydraException
+from hydra.errors import CompactHydraException, ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 from tqdm import tqdm
 
-from . import run
+from . import processes, run
+from .overrides import UnknownParameter, is_absent, sets_existing_key, unknown_parameter
 from .summary import summarize_sweep
 
 log = logging.getLogger(__name__)
@@ -174,8 +183,17 @@ class Composer:
         base = self.composed[groups]
         if isinstance(base, Exception):
             raise base
+        values = [o for o in overrides if not self._is_group(o)]
         cfg = copy.deepcopy(base)
-        ConfigLoaderImpl._apply_overrides_to_config([o for o in overrides if not self._is_group(o)], cfg)
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+        except ConfigCompositionException as exc:
+            # Hydra's message would suggest a +key, which the suite refuses as unknown.
+            absent = [o.key_or_group for o in values
+                      if sets_existing_key(o) and is_absent(cfg, o.key_or_group)]
+            if absent and isinstance(exc.__cause__, (ConfigAttributeError, ConfigKeyError)):
+                raise UnknownParameter(unknown_parameter(absent[0], cfg)) from None
+            raise
         return cfg
 
 
@@ -205,6 +223,7 @@ def _ready_worker() -> int:
     import theory_check.noise  # noqa: F401
     import theory_check.run  # noqa: F401
 
+    processes.watch_parent()  # stop when the sweep process is gone, even while idle
     return os.getpid()
 
 
@@ -288,8 +307,9 @@ class Sweeper(BasicSweeper):
             raise ValueError(f"hydra.sweeper.batch_size must be a positive integer or null, got {batch_size!r}")
         self.batch_size = batch_size
 
-    def plan(self, jobs: list[list[str]]) -> list[tuple[DictConfig, Path]]:
-        """Validate every job; return the configs to run with their result files.
+    def plan(self, jobs: list[list[str]]) -> tuple[list[tuple[DictConfig, Path]], int, int]:
+        """Validate every job; return the configs to run with their result files, the number of
+        rows they compute, and the number of the sweep's rows already stored.
 
         Raises
         ------
@@ -301,11 +321,14 @@ class Sweeper(BasicSweeper):
         problems: dict[str, list[str]] = defaultdict(list)
         n_bad = 0
         todo = []
+        to_compute = stored = 0
         for job in _bar(iterable=jobs, unit="config", desc="checking configs", leave=False):
             example = " ".join(o for o in filter_overrides(job) if o.partition("=")[0] in shown)
             try:
                 cfg = compose(job)
                 found = run.config_problems(cfg)
+            except UnknownParameter as exc:
+                found = [str(exc)]
             except Exception as exc:  # composition and interpolation errors are problems too
                 found = [f"{type(exc).__name__}: {exc}"]
             for problem in found:
@@ -314,11 +337,13 @@ class Sweeper(BasicSweeper):
             if found or problems:
                 continue  # the sweep will not run: only collect problems
             _, path, missing = run.pending(cfg)
+            to_compute += len(missing)
+            stored += len(cfg.estimator) - len(missing)
             if cfg.force or missing:
                 todo.append((cfg, path))
         if problems:
             raise InvalidSweep(_invalid_message(problems, n_bad, len(jobs)))
-        return todo
+        return todo, to_compute, stored
 
     def write_batches(self, todo: list[tuple[DictConfig, Path]], sweep_dir: Path) -> list[Path]:
         """Write the pending runs' resolved configs as batch files ``<sweep dir>/batches/<i>.json``."""
@@ -341,15 +366,22 @@ class Sweeper(BasicSweeper):
                      if o.is_sweep_override() and not list(o.sweep_string_iterator())]
             raise InvalidSweep("the sweep has no runs" + (f": {', '.join(empty)} has no values" if empty else "")
                                + "; nothing was run.")
-        starting = _start_workers(self.launcher, _workers(self.config.hydra.launcher))
-        try:
-            returns = self._launch(jobs, starting)
-        except BaseException:
-            # Interrupted (Ctrl-C) or a run raised: stop the workers now, in the middle of their
-            # batches (every finished run is already stored), instead of letting them finish
-            # the batches already queued.
-            _stop_workers(self.launcher, kill=True)
-            raise
+        processes.watch_parent()  # started by reproduce: stop when it is gone, even killed
+        processes.adopt_children()  # the launcher's workers stop when this process is gone
+        with processes.interrupt_on_signals():  # SIGTERM and SIGHUP stop it as Ctrl-C does
+            starting = _start_workers(self.launcher, _workers(self.config.hydra.launcher))
+            try:
+                returns = self._launch(jobs, starting)
+            except BaseException as exc:
+                # Interrupted or a run raised: stop the workers now, in the middle of their
+                # batches (every finished run is already stored), instead of letting them finish
+                # the batches already queued.
+                _stop_workers(self.launcher, kill=True)
+                if isinstance(exc, KeyboardInterrupt):
+                    print(f"sweep interrupted ({exc or 'SIGINT'}): the runs it finished are stored; "
+                          f"the same command resumes it", file=sys.stderr, flush=True)
+                    raise SystemExit(processes.exit_status(exc)) from None
+                raise
         # Also when every run was already stored: idle workers left to interpreter shutdown
         # delay the end of the command.
         _stop_workers(self.launcher)
@@ -358,7 +390,7 @@ class Sweeper(BasicSweeper):
 
     def _launch(self, jobs: list[list[str]], starting: threading.Thread | None) -> list:
         try:
-            todo = self.plan(jobs)
+            todo, to_compute, stored = self.plan(jobs)
         finally:
             if starting is not None:
                 starting.join()  # one Parallel call at a time on loky's shared executor
@@ -369,7 +401,8 @@ class Sweeper(BasicSweeper):
         batches = self.write_batches(todo, sweep_dir) if todo else []
         log.info(f"{len(jobs)} runs: {len(jobs) - len(todo)} already in the results, "
                  f"{len(todo)} to run with {self.config.hydra.launcher._target_.rsplit('.', 1)[-1]}"
-                 f" in {len(batches)} batches (job outputs in {sweep_dir})")
+                 f" in {len(batches)} batches: {to_compute} rows to compute, {stored} already stored"
+                 f" (job outputs in {sweep_dir})")
         returns = []
         if not todo:
             return returns
