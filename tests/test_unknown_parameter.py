@@ -15,7 +15,7 @@ from theory_check.run import CONF_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 THM31_N = ("the parameters of thm31_n: N, blas_threads, d, delta, design, estimator, "
-           "experiment_name, force, jobs, model, n, noise, r, results_dir, run_batch, seed, sigma, "
+           "experiment_name, force, jobs, model, n, noise, quiet, r, results_dir, run_batch, seed, sigma, "
            "sweep, theorem; a new parameter must first be declared in conf/config.yaml")
 
 
