@@ -112,7 +112,8 @@ class SweepChecker:
                     base, key.lstrip("+"), default=_MISSING) is _MISSING):
                 node = base.get(top)
                 known = (sorted(f"{top}.{k}" for k in node if k != "_target_")
-                         if isinstance(node, DictConfig) and "." in key else sorted(known_keys()))
+                         if isinstance(node, DictConfig) and "." in key
+                         else sorted(known_keys() - {"hydra", "experiment"}))
                 problems.append(f"{locate(key)}: unknown parameter {key!r}; this sweep's "
                                 f"parameters: {known}")
                 continue
@@ -197,8 +198,11 @@ def _point_problems(points: list[Point], grid_keys, at: Located, locate, label: 
     out = []
     for (where, problem), having in seen.items():
         example = " ".join(o for o in having[0].overrides if not o.startswith("seed="))
-        more = f" and {len(having) - 1} more points" if len(having) > 1 else ""
-        out.append(f"{where}: {problem}{label} (at {example or 'every point'}{more})")
+        if len(having) == len(points):
+            example = "every point of the grid"
+        elif len(having) > 1:
+            example += f" and {len(having) - 1} more points"
+        out.append(f"{where}: {problem}{label} (at {example})")
     return out
 
 
@@ -227,14 +231,16 @@ def _users_checks(config: str, users: list[tuple[Figure, Sweep]], grids, at: Loc
         if not names:
             continue  # every point is invalid: said above
         read = {s.name for _, s in users}
+        missing = False
         for fig, sweep in users:
             if sweep.name not in names:
+                missing = True
                 rule = ("" if sweep.config else
                         f"; experiment_name must equal the file name {config!r}")
                 problems.append(f"{fig.at(f'sweeps.{fig.sweeps.index(sweep)}', 'sweeps')}: sweep "
                                 f"{sweep.name!r} would have no rows: {line} writes them under "
                                 f"experiment_name {names}{label}{rule}")
-        if users:
+        if users and not missing:  # else the message above says where the rows go
             for name in sorted(set(names) - read):
                 problems.append(f"{line}: experiment_name {name!r}{label} is read by no figure "
                                 f"(the figures read {sorted(read)} from {config}); "
