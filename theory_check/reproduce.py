@@ -183,7 +183,10 @@ def _build(figures, selected, stage: Staging, scale: str, jobs: int, skip_runs: 
     # A selected figure is rebuilt when every sweep of it has rows; the others keep what the
     # published set says of them.
     sweep_figs = [f for f in figures if f.sweeps]
-    stored = stored_sweeps(raw, sweep_figs)
+    # Every stored sweep is read, so that damaged files are moved aside and reported whichever
+    # figure they belong to; the rows of the rebuilt figures' sweeps are analysed.
+    every = load_results(raw, sorted(stored_sweeps(raw, sweep_figs)))
+    stored = set(every["experiment_name"]) if len(every) else set()
     rebuilt = [f for f in selected if f.sweeps and all(s.name in stored for s in f.sweeps)]
     partial = [f.figure for f in selected if f.sweeps and f not in rebuilt
                and any(s.name in stored for s in f.sweeps)]
@@ -191,7 +194,8 @@ def _build(figures, selected, stage: Staging, scale: str, jobs: int, skip_runs: 
         print(f"    kept as published, some of their sweeps have no stored rows: "
               f"{', '.join(partial)}", flush=True)
     sweep_names = sorted({s.name for f in rebuilt for s in f.sweeps})
-    results = load_results(raw, sweep_names) if sweep_names else pd.DataFrame()
+    results = (every[every["experiment_name"].isin(sweep_names)].reset_index(drop=True)
+               if sweep_names else pd.DataFrame())
     problems = rate_column_problems(rebuilt, results)
     if problems:  # rows made by older code: fix the definition and rerun with --skip-runs
         raise Refused("figures name columns their rows do not have:\n  " + "\n  ".join(problems))
