@@ -260,3 +260,35 @@ def test_make_clean_removes_untracked_outputs_only(tmp_path):
     subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, check=True)
     assert git("status", "--porcelain", "--untracked-files=all") == ""
     assert not [rel for rel in outputs if (tmp_path / rel).exists()]
+
+
+RUNNER = '''
+from pathlib import Path
+
+
+def run(scale, results_root, jobs):
+    root = Path(results_root)
+    (root / "raw" / "runner_rows.txt").write_text("rows")  # the real raw/, linked
+    (root / "tables").mkdir(exist_ok=True)
+    (root / "tables" / "runner.csv").write_text("a\\n1\\n")
+    (root / "figures").mkdir(exist_ok=True)
+    (root / "figures" / "runner.png").write_bytes(b"\\x89PNG runner")
+    return "### Runner\\n\\nthe runner's section"
+'''
+
+
+def test_a_runner_figure_is_published_with_the_set(project, monkeypatch, capsys):
+    (project / "plugins").mkdir()
+    (project / "plugins" / "my_runner.py").write_text(RUNNER)
+    monkeypatch.syspath_prepend(str(project / "plugins"))
+    (project / "experiments" / "runner.yaml").write_text(
+        "figure: runner\ntitle: R\nrunner: my_runner:run\nsection: Runners\n")
+    reproduce_module.reproduce(only=["runner"])
+    results = project / "results"
+    assert (results / "raw" / "runner_rows.txt").read_text() == "rows"
+    assert (results / "tables" / "runner.csv").exists() and (results / "figures" / "runner.png").exists()
+    assert (results / "sections" / "runner.md").read_text().endswith("the runner's section")
+    assert "## Runners\n\n### Runner\n\nthe runner's section" in (results / "REPORT.md").read_text()
+    assert "drew 0 sweep figures (none) and 1 runner figures (runner), kept 2" in capsys.readouterr().out
+    assert not list(results.glob(".staging-*")) and (results / "raw").is_dir()
+    assert not (results / "raw").is_symlink()

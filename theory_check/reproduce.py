@@ -147,9 +147,12 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
     except BaseException:
         stage.discard()
         raise
+    runners = [f.figure for f in selected if f.runner and not skip_runs]
     print(f"wrote {report}, {root.relative_to(REPO_ROOT)}/verdicts.csv; drew {len(drawn)} sweep "
-          f"figures ({', '.join(drawn) or 'none'}), kept {len(kept)} as they were"
-          + (f" ({', '.join(kept)})" if kept else ""), flush=True)
+          f"figures ({', '.join(drawn) or 'none'})"
+          + (f" and {len(runners)} runner figures ({', '.join(runners)})" if runners else "")
+          + f", kept {len(kept)} as they were" + (f" ({', '.join(kept)})" if kept else ""),
+          flush=True)
     return root / "REPORT.md"
 
 
