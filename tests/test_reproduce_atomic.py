@@ -49,10 +49,11 @@ SET = ["REPORT.md", "verdicts.csv", "tables/points.csv", "tables/provenance.csv"
 
 
 def store_rows(root: Path, sweep: str, varied: str, factor: float = 2.0) -> None:
-    """data_svd's MSE is factor/x exactly, weight_svd's stays at 0.5."""
+    """data_svd's MSE is factor/x times a seed's scatter, weight_svd's about 0.5."""
     for x in (100, 200, 400, 800, 1600):
         for seed in range(3):
-            for est, mse in (("data_svd", factor / x), ("weight_svd", 0.5)):
+            scatter = 1.0 + (seed - 1) / 7.0 + x / 3e5  # numbers whose digits do not end early
+            for est, mse in (("data_svd", factor / x * scatter), ("weight_svd", 0.5 * scatter)):
                 key = f"{x}-{seed}-{est}-{factor}"
                 write_rows_atomic(root / "results" / "raw" / sweep / f"{key}.parquet", [{
                     "experiment_name": sweep, "sweep": varied, varied: x, "seed": seed,
@@ -137,7 +138,7 @@ def test_only_rebuilds_its_figure_and_keeps_the_others(project, monkeypatch, cap
                                   old[old["figure"] == "fig_b"].reset_index(drop=True))
     a_old, a_new = (v.set_index(["figure", "estimator"]).loc[("fig_a", "data_svd"), "constant"]
                     for v in (old, new))
-    assert float(a_old) == pytest.approx(2.0) and float(a_new) == pytest.approx(3.0)
+    assert float(a_new) / float(a_old) == pytest.approx(1.5)
     assert after["figures/fig_b.png"] == before["figures/fig_b.png"]
     assert after["figures/fig_a.png"] != before["figures/fig_a.png"]
     text = after["REPORT.md"].decode()

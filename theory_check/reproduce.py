@@ -218,7 +218,9 @@ def _build(figures, selected, stage: Staging, scale: str, jobs: int, skip_runs: 
         results.to_parquet(stage.path("tables/results.parquet"), index=False)
     points.to_csv(stage.path("tables/points.csv"), index=False, float_format="%.6g")
     provenance.to_csv(stage.path("tables/provenance.csv"), index=False)
-    verdicts.to_csv(stage.path("verdicts.csv"), index=False, float_format="%.6g")
+    # Full precision: a partial rebuild regenerates the kept sections from these numbers, and
+    # they must read as they did when they were published.
+    verdicts.to_csv(stage.path("verdicts.csv"), index=False)
     drawn = []
     for fig in rebuilt:
         fig_points = points[points["figure"] == fig.figure] if len(points) else points
