@@ -187,8 +187,10 @@ def _problem_key(problem: str) -> str:
     return first.group() if first else ""
 
 
-def _point_problems(points: list[Point], grid_keys, at: Located, locate, label: str) -> list[str]:
-    """Each distinct problem of a grid's points once, with how many points have it."""
+def _point_problems(points: list[Point], grid_keys, at: Located, locate, label: str,
+                    reported: set) -> list[str]:
+    """Each distinct problem of a grid's points once, with how many points have it; those in
+    ``reported`` (found in another grid of the same config) are left out, and added to it."""
     seen: dict[tuple[str, str], list[Point]] = defaultdict(list)
     for point in points:
         for problem in point.problems:
@@ -197,6 +199,9 @@ def _point_problems(points: list[Point], grid_keys, at: Located, locate, label: 
             seen[(where, problem)].append(point)
     out = []
     for (where, problem), having in seen.items():
+        if (where, problem) in reported:
+            continue
+        reported.add((where, problem))
         example = " ".join(o for o in having[0].overrides if not o.startswith("seed="))
         if len(having) == len(points):
             example = "every point of the grid"
@@ -313,7 +318,7 @@ def check_sweep_config(checker: SweepChecker, config: str, users: list[tuple[Fig
                               else own(key))))
     if runner_paper:
         grids.append((" (paper grid of its runner)", {**params, **runner_paper}, own))
-    problems, checked = [], []
+    problems, checked, reported = [], [], set()
     composed = {(): task_config(copy.deepcopy(base))}
     for label, grid, locate in grids:
         points, found = checker.points(config, grid, base, locate, composed)
@@ -321,7 +326,7 @@ def check_sweep_config(checker: SweepChecker, config: str, users: list[tuple[Fig
             # a paper grid's unknown keys are reported with the figure (figure_problems)
             found = [p for p in found if "unknown parameter" not in p]
         problems += found
-        problems += _point_problems(points, set(grid), at, locate, label)
+        problems += _point_problems(points, set(grid), at, locate, label, reported)
         checked.append((label, points))
     return problems + _users_checks(config, users, checked, at)
 
