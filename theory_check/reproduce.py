@@ -114,7 +114,7 @@ def select(figures: list[Figure], only, skip_runs: bool, raw: Path) -> list[Figu
     unknown = set(only or ()) - {f.figure for f in figures}
     if unknown:
         raise Refused(f"--only: unknown figures {sorted(unknown)}; "
-                         f"available: {[f.figure for f in figures]}")
+                      f"available: {[f.figure for f in figures]}")
     selected = [f for f in figures if not only or f.figure in only]
     if skip_runs and only:
         stored = stored_sweeps(raw, selected)
@@ -136,17 +136,16 @@ def reproduce(scale: str = "default", jobs: int = 2, only: list[str] | None = No
     report set with the selected figures rebuilt (see the module docstring)."""
     figures = check_everything(EXPERIMENTS_DIR)
     root = results_root(scale)
-    raw, logs = root / "raw", root / "logs"
-    selected = select(figures, only, skip_runs, raw)
+    selected = select(figures, only, skip_runs, root / "raw")
     for note in recover(root):
         print(f"    {note}", flush=True)
     stage = Staging(root)
     try:
         report, drawn, kept = _build(figures, selected, stage, scale, jobs, skip_runs)
-        stage.publish()
-    except BaseException:
+    except BaseException:  # an error or Ctrl-C while building: the published set stays
         stage.discard()
         raise
+    stage.publish()  # past its commit point, an interrupted publication is finished by recover
     runners = [f.figure for f in selected if f.runner and not skip_runs]
     print(f"wrote {report}, {root.relative_to(REPO_ROOT)}/verdicts.csv; drew {len(drawn)} sweep "
           f"figures ({', '.join(drawn) or 'none'})"
