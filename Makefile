@@ -4,6 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SCALE ?= default
 JOBS ?= 2
+# Part of the report: `make reproduce-figures ONLY="thm31_rates thm44_hadamard"` rebuilds those
+# figures (their sweeps run first) and keeps every other section as published; SKIP_RUNS=1 runs
+# nothing and rebuilds from the stored rows.
+ONLY ?=
+SKIP_RUNS ?=
 # requirements.lock pins every package to the version the committed results were made with;
 # `make lock` refreshes it (to the newest releases pyproject.toml allows) with this uv.
 UV_VERSION := 0.13.8
@@ -38,10 +43,18 @@ test-explore: install
 	THEORY_CHECK_HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q -n $(JOBS) -m hypothesis
 
 reproduce-figures: install
-	$(PY) -m theory_check.reproduce --scale $(SCALE) --jobs $(JOBS)
+	$(PY) -m theory_check.reproduce --scale $(SCALE) --jobs $(JOBS) \
+		$(if $(strip $(ONLY)),--only $(ONLY)) $(if $(filter 1 yes true,$(SKIP_RUNS)),--skip-runs)
 
 bench: install
 	$(PY) -m theory_check.bench
 
+# Untracked outputs only (the environment, raw result tables, logs, Hydra outputs, caches,
+# unfinished staging folders): the published report set (results/tables/*.csv ...) is tracked.
+# tests/test_reproduce_atomic.py runs this recipe in a git repository and checks it.
+CLEAN_PATHS := $(VENV) outputs multirun .hydra_runs build .pytest_cache .hypothesis *.egg-info \
+	results/raw results/logs results/tables/*.parquet results/.staging-* \
+	results/*/raw results/*/logs results/*/tables/*.parquet results/*/.staging-*
 clean:
-	rm -rf $(VENV) outputs results/raw results/tables .pytest_cache .hypothesis *.egg-info
+	rm -rf $(CLEAN_PATHS)
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

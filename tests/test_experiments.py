@@ -41,11 +41,11 @@ def test_every_problem_of_every_figure_is_reported_at_once(tmp_path):
         load_figures(tmp_path)
     message = str(err.value)
     assert "5 problems" in message
-    assert "experiments/a.yaml: sweep 'thm31_nn' has no conf/experiment/thm31_nn.yaml" in message
-    assert "experiments/a.yaml: paper: thm31_n: unknown key 'nn' (did you mean 'n'?)" in message
-    assert "experiments/b.yaml: plot 'ratee' is not a plot kind; known: ['rate']" in message
-    assert "experiments/b.yaml: paper: 'thm31_sigma' is not a sweep of this figure" in message
-    assert "experiments/c.yaml: theorem '9.9' needs a theorem_title" in message
+    assert "experiments/a.yaml:8: sweep 'thm31_nn' has no conf/experiment/thm31_nn.yaml" in message
+    assert "experiments/a.yaml:10: paper: thm31_n: unknown key 'nn' (did you mean 'n'?)" in message
+    assert "experiments/b.yaml:9: plot 'ratee' is not a plot kind; known: ['rate']" in message
+    assert "experiments/b.yaml:11: paper: 'thm31_sigma' is not a sweep of this figure" in message
+    assert "experiments/c.yaml:4: theorem '9.9' needs a theorem_title" in message
 
 
 def test_a_group_parameter_must_exist_in_the_config_the_sweep_selects(tmp_path):
@@ -95,5 +95,5 @@ def test_a_runner_figure_names_its_report_section(tmp_path):
         title: t
         runner: theory_check.networks.experiment:run_digits
     """)
-    with pytest.raises(ValueError, match="experiments/net.yaml: a runner figure needs a section"):
+    with pytest.raises(ValueError, match="experiments/net.yaml:4: a runner figure needs a section"):
         load_figures(tmp_path)

@@ -125,3 +125,19 @@ def test_clustered_sweep_values_get_labels_far_enough_apart():
     gaps = np.diff(np.log10(shown)) / np.log10(3 / 0.035)
     assert shown[0] == 0.035 and shown[-1] == 3 and gaps.min() >= TICK_GAP
     assert labelled_ticks([100, 200, 400, 800]) == [100, 200, 400, 800]
+
+
+def test_a_one_panel_figure_keeps_its_long_title_inside_the_figure():
+    """Issue 22.8: thm44_downstream.png, one panel 4.2 in wide, showed "heorem …" of its title."""
+    long = Figure(figure="one", title="Corollary 4.7: X̃ ≠ X, MSE against α(α+β)√(r(n+N)/(nN)) "
+                  "with a title longer than one panel is wide", theorem="4.4", theorem_title="T",
+                  rate="rate_x", rate_label="1/n", estimator="est", baselines=("near",),
+                  sweeps=(Sweep("s_n", "sharp"),))
+    f = draw_rate_figure(long, points()[lambda p: p["estimator"] != "diverging"], VERDICTS)
+    renderer = f.canvas.get_renderer()
+    f.canvas.draw()
+    title, frame = f._suptitle.get_window_extent(renderer), f.bbox
+    assert len(f.axes) == 1
+    assert frame.x0 <= title.x0 and title.x1 <= frame.x1 and frame.y0 <= title.y0 and title.y1 <= frame.y1
+    assert f._suptitle.get_text().replace("\n", " ") == long.title  # wrapped, not cut
+    plt.close(f)

@@ -99,6 +99,9 @@ def test_a_figure_naming_a_rate_its_models_do_not_declare_is_refused(tmp_path, m
         write_rows_atomic(tmp_path / "results" / "raw" / "thm31_n" / f"{row['key']}.parquet", [row])
     monkeypatch.setattr(reproduce_module, "EXPERIMENTS_DIR", experiments)
     monkeypatch.setattr(reproduce_module, "REPO_ROOT", tmp_path)
-    with pytest.raises(ValueError, match=r"experiments/fig_a.yaml: rate 'rate_thm44' is missing from "
-                                         r"rows of sweep thm31_n; their model declares \['rate_thm31'\]"):
+    # found before anything runs, by one problem generated at the sweep's smallest point
+    with pytest.raises(SystemExit, match=r"experiments/fig_a.yaml:6: rate 'rate_thm44' is not a "
+                                         r"column of sweep thm31_n's rows; their model 'strong' "
+                                         r"declares \['dof_thm31', 'rate_sqrt', 'rate_thm31', "
+                                         r"'reference_asymptotic'\]"):
         reproduce_module.main(["--skip-runs"])

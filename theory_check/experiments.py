@@ -12,6 +12,7 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from .paths import conf_dir, experiments_dir
@@ -31,6 +32,9 @@ class Sweep:
     #: Sweeps that differ in one config group (e.g. the noise law, with ``experiment_name:
     #: <base>_${noise.name}``) share one multirun: one Hydra start instead of one per sweep.
     config: str | None = None
+    #: The baselines this sweep runs, when they differ from the figure's ``baselines`` (a
+    #: costly baseline run in some sweeps only); ``None``: the figure's.
+    baselines: tuple[str, ...] | None = None
 
     @property
     def run(self) -> str:
@@ -60,6 +64,8 @@ class Figure:
     paper: dict = field(default_factory=dict)
     #: The theorem's constant C, stated before the run: ``{value: C, source: how it was chosen}``.
     constant: dict = field(default_factory=dict)
+    #: ``{dotted key: line}`` of the definition file, for messages that point at a line.
+    lines: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def rate_text(self) -> str:
@@ -74,6 +80,14 @@ class Figure:
     def estimators(self) -> tuple[str, ...]:
         return (self.estimator, *self.baselines) if self.estimator else self.baselines
 
+    def sweep_baselines(self, sweep: Sweep) -> tuple[str, ...]:
+        """The baselines ``sweep`` runs: its own list if it has one, else the figure's."""
+        return self.baselines if sweep.baselines is None else sweep.baselines
+
+    def at(self, *keys: str) -> str:
+        """``experiments/<figure>.yaml:<line>`` of the first of ``keys`` the file has."""
+        return Located(f"experiments/{self.figure}.yaml", self.lines)(*keys)
+
     def overrides(self, sweep: str, scale: str) -> list[str]:
         """Hydra overrides of ``sweep``'s grid at ``scale`` (empty at the default scale)."""
         if scale == "default":
@@ -82,36 +96,176 @@ class Figure:
         return [f"{k}={v}" for k, v in grid.items()]
 
 
-def load_figure(path: Path) -> Figure:
-    raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    name = raw.get("figure")
-    if name != path.stem:
-        raise ValueError(f"{path}: 'figure' must equal the file name {path.stem!r}, got {name!r}")
-    default_claim = raw.pop("claim", "sharp")
-    sweeps = []
-    for item in raw.pop("sweeps", []) or []:
-        item = {"name": item} if isinstance(item, str) else dict(item)
-        if "name" not in item:
-            raise ValueError(f"{path}: every sweep needs a name, got {item}")
-        claim = check_choice(f"{path.name}: claim of sweep {item['name']}",
-                             item.get("claim", default_claim), CLAIMS)
-        sweeps.append(Sweep(item["name"], claim, item.get("config")))
-    if not sweeps and not raw.get("runner"):
-        raise ValueError(f"{path}: a figure needs 'sweeps' or a 'runner'")
-    if sweeps and not (raw.get("rate") and raw.get("estimator")):
-        raise ValueError(f"{path}: a sweep figure needs 'rate' and 'estimator'")
-    known = set(Figure.__dataclass_fields__)
+def yaml_key_lines(text: str) -> dict[str, int]:
+    """The 1-based line of every mapping key of a YAML document, by dotted path (items of a
+    list by their index: ``sweeps.2.name``). Raises ``yaml.YAMLError`` on a syntax error."""
+    lines: dict[str, int] = {}
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = f"{prefix}{key.value}"
+                lines.setdefault(path, key.start_mark.line + 1)
+                walk(value, path + ".")
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines.setdefault(f"{prefix}{i}", item.start_mark.line + 1)
+                walk(item, f"{prefix}{i}.")
+
+    walk(yaml.compose(text), "")
+    return lines
+
+
+def yaml_syntax_problem(where: str, exc: yaml.YAMLError) -> str:
+    """A YAML parser error as one line: ``file:line: YAML syntax error: what, where``."""
+    mark = getattr(exc, "problem_mark", None)
+    line = f":{mark.line + 1}" if mark is not None else ""
+    what = " ".join(str(part) for part in (getattr(exc, "context", None),
+                                           getattr(exc, "problem", None)) if part) or str(exc)
+    return f"{where}{line}: YAML syntax error: {what}"
+
+
+class Located:
+    """``file:line`` of a definition's keys, for messages that point at the line to fix."""
+
+    def __init__(self, where: str, lines: dict[str, int] | None = None):
+        self.where, self.lines = where, lines or {}
+
+    def __call__(self, *keys: str) -> str:
+        """The file and the line of the first of ``keys`` the file has (the file alone if none)."""
+        for key in keys:
+            if key in self.lines:
+                return f"{self.where}:{self.lines[key]}"
+        return self.where
+
+
+#: Figure keys and the types they take (besides ``sweeps``, ``paper`` and ``constant``).
+_TEXT_KEYS = ("figure", "title", "theorem", "theorem_title", "rate", "rate_label", "reference",
+              "reference_label", "estimator", "plot", "runner", "section", "claim")
+
+
+def _is_text_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _type_problems(raw: dict, at: Located) -> list[str]:
+    """Keys of the wrong type: a string where a list is needed would be read character by
+    character (``baselines: data_svd`` → d, a, t, ...), a number where a list is needed fails
+    deep in the run."""
+    problems = []
+    for key in _TEXT_KEYS:
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            hint = f' (quote it: {key}: "{raw[key]}")' if isinstance(raw[key], (int, float)) else ""
+            problems.append(f"{at(key)}: {key} must be a string, got {raw[key]!r}{hint}")
+    if raw.get("baselines") is not None and not _is_text_list(raw["baselines"]):
+        problems.append(f"{at('baselines')}: baselines must be a list of estimator names, e.g. "
+                        f"[data_svd, weight_svd], got {raw['baselines']!r}")
+    exponents = raw.get("log_exponents")
+    if exponents is not None and not (isinstance(exponents, list) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in exponents)):
+        problems.append(f"{at('log_exponents')}: log_exponents must be a list of numbers, "
+                        f"got {exponents!r}")
+    order = raw.get("section_order")
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
+        problems.append(f"{at('section_order')}: section_order must be an integer, got {order!r}")
+    if raw.get("paper") is not None and not isinstance(raw["paper"], dict):
+        problems.append(f"{at('paper')}: paper must map sweeps to grids, got {raw['paper']!r}")
+    return problems
+
+
+def _sweep_items(raw: dict, default_claim, at: Located) -> tuple[list[Sweep], list[str]]:
+    """The ``sweeps:`` list as :class:`Sweep` objects, and what is wrong with its items."""
+    items = raw.get("sweeps")
+    if items is None:
+        return [], []
+    if not isinstance(items, list):
+        return [], [f"{at('sweeps')}: sweeps must be a list of sweep names or "
+                    f"{{name: ..., claim: ...}} items, got {items!r}"]
+    sweeps, problems = [], []
+    for i, item in enumerate(items):
+        where = at(f"sweeps.{i}", "sweeps")
+        item = {"name": item} if isinstance(item, str) else item
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            problems.append(f"{where}: every sweep needs a name (a string), got {items[i]!r}")
+            continue
+        unknown = set(item) - {"name", "claim", "config", "baselines"}
+        if unknown:
+            problems.append(f"{where}: sweep {item['name']}: unknown keys {sorted(unknown)}; "
+                            f"allowed: ['baselines', 'claim', 'config', 'name']")
+        if item.get("config") is not None and not isinstance(item["config"], str):
+            problems.append(f"{where}: sweep {item['name']}: config must be a string, "
+                            f"got {item['config']!r}")
+        baselines = item.get("baselines")
+        if baselines is not None and not _is_text_list(baselines):
+            problems.append(f"{where}: sweep {item['name']}: baselines must be a list of "
+                            f"estimator names, got {baselines!r}")
+            baselines = None
+        try:
+            claim = check_choice(f"claim of sweep {item['name']}",
+                                 item.get("claim", default_claim), CLAIMS)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        sweeps.append(Sweep(item["name"], claim, item.get("config"),
+                            None if baselines is None else tuple(baselines)))
+    return sweeps, problems
+
+
+def read_figure(path: Path) -> tuple[Figure | None, list[str]]:
+    """The figure a definition file describes, and every problem of the file (YAML syntax,
+    unknown keys, types, names), each with its ``file:line``; ``None`` when it cannot be built."""
+    path = Path(path)
+    where = f"experiments/{path.name}"
+    text = path.read_text()
+    try:
+        at = Located(where, yaml_key_lines(text))
+    except yaml.YAMLError as exc:
+        return None, [yaml_syntax_problem(where, exc)]
+    try:
+        raw = OmegaConf.to_container(OmegaConf.create(text), resolve=True) if text.strip() else {}
+    except Exception as exc:  # OmegaConf: bad interpolations, a top-level list ...
+        return None, [f"{where}: cannot be read: {exc}"]
+    if not isinstance(raw, dict):
+        return None, [f"{where}: must be a mapping of figure keys, got {type(raw).__name__}"]
+    problems = _type_problems(raw, at)
+    if raw.get("figure") != path.stem:
+        problems.append(f"{at('figure')}: 'figure' must equal the file name {path.stem!r}, "
+                        f"got {raw.get('figure')!r}")
+    known = set(Figure.__dataclass_fields__) | {"claim"}
     unknown = set(raw) - known
     if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(known | {'claim'})}")
-    raw["baselines"] = tuple(raw.get("baselines", ()) or ())
-    raw["log_exponents"] = tuple(raw.get("log_exponents", ()) or ())
+        problems.append(f"{at(*sorted(unknown))}: unknown keys {sorted(unknown)}; "
+                        f"allowed: {sorted(known)}")
+    default_claim = raw.pop("claim", "sharp")
+    sweeps, sweep_problems = _sweep_items(raw, default_claim, at)
+    problems += sweep_problems
+    raw.pop("sweeps", None)
+    if not sweeps and not raw.get("runner") and not sweep_problems:
+        problems.append(f"{where}: a figure needs 'sweeps' or a 'runner'")
+    if sweeps and not (raw.get("rate") and raw.get("estimator")):
+        problems.append(f"{where}: a sweep figure needs 'rate' and 'estimator'")
+    try:
+        constant = _check_constant(where, raw.get("constant") or {})
+    except ValueError as exc:
+        problems.append(str(exc).replace(where, at("constant"), 1))
+    if problems:
+        return None, problems
+    raw["baselines"] = tuple(raw.get("baselines") or ())
+    raw["log_exponents"] = tuple(raw.get("log_exponents") or ())
     raw["paper"] = raw.get("paper") or {}
-    raw["constant"] = _check_constant(path, raw.get("constant") or {})
-    return Figure(sweeps=tuple(sweeps), **raw)
+    raw["constant"] = constant
+    return Figure(sweeps=tuple(sweeps), lines=at.lines, **raw), []
 
 
-def _check_constant(path: Path, constant: dict) -> dict:
+def load_figure(path: Path) -> Figure:
+    """The figure of one definition file; ``ValueError`` listing every problem of the file."""
+    fig, problems = read_figure(path)
+    if problems:
+        raise ValueError("\n".join(problems))
+    return fig
+
+
+def _check_constant(path, constant: dict) -> dict:
     """A pre-registered constant needs a positive value and the source it was chosen from."""
     if not constant:
         return {}
@@ -155,16 +309,19 @@ def figure_problems(fig: Figure, conf_dir: Path) -> list[str]:
     cannot be imported."""
     from .plots import PLOTS
 
-    where = f"experiments/{fig.figure}.yaml"
     problems = []
     available = sorted(p.stem for p in (Path(conf_dir) / "experiment").glob("*.yaml"))
     names = list(dict.fromkeys(s.run for s in fig.sweeps))  # the configs the multiruns run
-    for name in names:
-        if name not in available:
-            close = difflib.get_close_matches(name, available, n=1)
-            problems.append(f"{where}: sweep {name!r} has no conf/experiment/{name}.yaml"
+    reported = set()
+    for i, sweep in enumerate(fig.sweeps):
+        if sweep.run not in available and sweep.run not in reported:
+            reported.add(sweep.run)
+            close = difflib.get_close_matches(sweep.run, available, n=1)
+            problems.append(f"{fig.at(f'sweeps.{i}', 'sweeps')}: sweep {sweep.run!r} has no "
+                            f"conf/experiment/{sweep.run}.yaml"
                             + (f" (did you mean {close[0]!r}?)" if close else ""))
     for sweep, grid in fig.paper.items():
+        where = fig.at(f"paper.{sweep}", "paper")
         if sweep not in names:
             problems.append(f"{where}: paper: {sweep!r} is not a sweep of this figure "
                             f"(its sweeps: {names})")
@@ -177,15 +334,17 @@ def figure_problems(fig: Figure, conf_dir: Path) -> list[str]:
         for key in grid:
             problem = _override_key_problem(str(key), sweep, conf_dir)
             if problem:
-                problems.append(f"{where}: paper: {sweep}: {problem}")
+                problems.append(f"{fig.at(f'paper.{sweep}.{key}', f'paper.{sweep}')}: paper: "
+                                f"{sweep}: {problem}")
     if fig.sweeps and fig.plot not in PLOTS:
-        problems.append(f"{where}: plot {fig.plot!r} is not a plot kind; known: {sorted(PLOTS)}")
+        problems.append(f"{fig.at('plot')}: plot {fig.plot!r} is not a plot kind; "
+                        f"known: {sorted(PLOTS)}")
     if fig.runner:
         module, _, func = fig.runner.partition(":")
         try:
             getattr(importlib.import_module(module), func)
         except (ImportError, AttributeError) as exc:
-            problems.append(f"{where}: runner {fig.runner!r} cannot be imported: {exc}")
+            problems.append(f"{fig.at('runner')}: runner {fig.runner!r} cannot be imported: {exc}")
     return problems
 
 
@@ -198,10 +357,10 @@ def load_figures(directory: Path = EXPERIMENTS_DIR, conf: Path | None = None,
     """
     figures, problems = [], []
     for path in sorted(Path(directory).glob("*.yaml")):
-        try:
-            figures.append(load_figure(path))
-        except ValueError as exc:
-            problems.append(str(exc))
+        fig, found = read_figure(path)
+        problems += found
+        if fig is not None:
+            figures.append(fig)
     if check:
         conf = Path(conf or conf_dir())
         for fig in figures:
@@ -218,16 +377,16 @@ def theorem_problems(figures: list[Figure]) -> list[str]:
     the same for every figure of that theorem; a runner figure needs a ``section``."""
     problems, titles = [], {}
     for fig in (f for f in figures if f.runner and not f.section):
-        problems.append(f"experiments/{fig.figure}.yaml: a runner figure needs a section "
+        problems.append(f"{fig.at('runner')}: a runner figure needs a section "
                         f"(its report heading)")
     for fig in (f for f in figures if f.theorem and f.sweeps):
         if not fig.theorem_title:
-            problems.append(f"experiments/{fig.figure}.yaml: theorem {fig.theorem!r} needs a "
+            problems.append(f"{fig.at('theorem')}: theorem {fig.theorem!r} needs a "
                             f"theorem_title (the report's section heading)")
             continue
         first = titles.setdefault(fig.theorem, (fig.figure, fig.theorem_title))
         if first[1] != fig.theorem_title:
-            problems.append(f"experiments/{fig.figure}.yaml: theorem_title {fig.theorem_title!r} "
+            problems.append(f"{fig.at('theorem_title')}: theorem_title {fig.theorem_title!r} "
                             f"differs from {first[1]!r} of experiments/{first[0]}.yaml "
                             f"(same theorem {fig.theorem!r})")
     return problems

@@ -17,6 +17,7 @@ it, so it neither flattens the other curves nor disappears.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -38,6 +39,17 @@ OFF_SCALE_DECADES = 1.0
 MARGIN = 1.3
 #: Closest two labelled x ticks may be, as a fraction of the axis' log span (≈ a label's width).
 TICK_GAP = 0.1
+#: Font size of a figure's title, and the width of its average character as a fraction of it
+#: (DejaVu Sans, the default font, with the wide symbols of the rate formulas): how many
+#: characters fit on a line of the figure's width.
+TITLE_SIZE = 11
+CHAR_WIDTH = 0.62
+
+
+def wrapped_title(title: str, width_inches: float, size: float = TITLE_SIZE) -> str:
+    """``title`` broken into lines that fit ``width_inches`` at font ``size`` (points)."""
+    chars = max(20, int(width_inches * 72 / (CHAR_WIDTH * size)))
+    return textwrap.fill(title, width=chars, break_long_words=False, break_on_hyphens=False)
 
 
 def y_limits(core, others) -> tuple[float, float]:
@@ -126,7 +138,10 @@ def draw_rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame):
     sns.set_theme(style="whitegrid", context="paper")
     ncols = min(len(sweeps), 4)
     nrows = math.ceil(len(sweeps) / ncols)
-    f, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.8 * nrows), squeeze=False)
+    # Constrained layout makes room for the (wrapped) title and the legends below the panels,
+    # which tight_layout left outside the figure on one-panel figures.
+    f, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.8 * nrows), squeeze=False,
+                           layout="constrained")
     palette = dict(zip(fig.estimators, sns.color_palette("colorblind", len(fig.estimators))))
     claims = {s.name: s.claim for s in fig.sweeps}
     for ax, sweep in zip(axes.flat, sweeps):
@@ -182,8 +197,7 @@ def draw_rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame):
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     for ax in list(axes.flat)[len(sweeps):]:
         ax.set_visible(False)
-    f.suptitle(fig.title, fontsize=11)
-    f.tight_layout()
+    f.suptitle(wrapped_title(fig.title, f.get_figwidth()), fontsize=TITLE_SIZE)
     return f
 
 

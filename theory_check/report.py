@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -123,19 +124,54 @@ def theorem_synthesis(rows: pd.DataFrame) -> str:
     return text
 
 
-def _package_md(results: pd.DataFrame) -> str:
+#: Columns of the provenance table that say what computed a row (besides the package versions).
+PROVENANCE_COLUMNS = ("git_commit", "version", "python")
+
+
+def rows_digest(rows: pd.DataFrame) -> str:
+    """A digest of result rows (their keys, statuses and MSEs), independent of their order:
+    two report sets built from the same rows share it."""
+    cols = [c for c in ("key", "status", "mse") if c in rows] or sorted(rows.columns)
+    lines = sorted("\t".join(repr(v) for v in row) for row in rows[cols].itertuples(index=False))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def provenance_table(results: pd.DataFrame) -> pd.DataFrame:
+    """How many rows of each sweep were computed by which commit, package version and packages
+    (one row per combination, count in ``rows``), with each sweep's :func:`rows_digest`.
+    Kept in ``tables/provenance.csv``, so that a partial rebuild can state the rows of the
+    sections it keeps."""
+    if results.empty:
+        return pd.DataFrame(columns=["sweep", "rows", "digest"])
+    results = results.assign(sweep=results["experiment_name"] if "experiment_name" in results
+                             else "")
+    keys = ["sweep"] + [c for c in results.columns
+                        if c in PROVENANCE_COLUMNS or c.startswith("pkg.")]
+    table = (results[keys].astype(object).where(results[keys].notna(), None)
+             .groupby(keys, dropna=False, sort=True).size().rename("rows").reset_index())
+    digests = {sweep: rows_digest(group) for sweep, group in results.groupby("sweep")}
+    return table.assign(digest=table["sweep"].map(digests))
+
+
+def set_digest(table: pd.DataFrame) -> str:
+    """One digest of every sweep's rows in a provenance table."""
+    pairs = sorted(set(zip(table["sweep"].astype(str), table["digest"].astype(str))))
+    return hashlib.sha256("\n".join(f"{s}:{d}" for s, d in pairs).encode()).hexdigest()[:12]
+
+
+def _package_md(table: pd.DataFrame) -> str:
     """The key package versions the rows were computed with, flagged when they differ."""
-    cols = [c for c in results.columns if c.startswith("pkg.") or c == "python"]
+    cols = [c for c in table.columns if c.startswith("pkg.") or c == "python"]
     if not cols:
         return " Package versions were not recorded in these rows."
     parts, mixed = [], []
     for col in cols:
-        values = sorted(results[col].dropna().astype(str).unique())
+        values = sorted(table.loc[table[col].notna() & (table["rows"] > 0), col].astype(str).unique())
         parts.append(f"{col.removeprefix('pkg.')} {', '.join(values)}")
         if len(values) > 1:
             mixed.append(col.removeprefix("pkg."))
     text = " Packages: " + "; ".join(parts) + "."
-    missing = int(results[cols[0]].isna().sum())
+    missing = int(table.loc[table[cols[0]].isna(), "rows"].sum())
     if missing:
         text += f" {missing} rows do not record their package versions."
     if mixed:
@@ -150,23 +186,41 @@ def _short(commit: str) -> str:
 
 
 def provenance_md(results: pd.DataFrame, quarantined=()) -> str:
-    if results.empty:
+    """The rows a report was built from: how many, their digest, commits and package versions.
+    ``results``: the result rows, or their :func:`provenance_table`."""
+    table = results if "rows" in results else provenance_table(results)
+    total = int(table["rows"].sum()) if len(table) else 0
+    if not total:
         text = "No result rows."
     else:
-        commits = sorted(results["git_commit"].astype(str).unique())
-        versions = sorted(results["version"].astype(str).unique())
-        text = (f"{len(results)} result rows, package version {', '.join(versions)}, "
-                f"git commit {', '.join(_short(c) for c in commits)}.")
+        commits = table.groupby(table["git_commit"].astype(str))["rows"].sum() \
+            if "git_commit" in table else pd.Series(dtype=int)
+        versions = sorted(table["version"].dropna().astype(str).unique()) if "version" in table else []
+        text = (f"{total} result rows (digest {set_digest(table)}), package version "
+                f"{', '.join(versions) or 'not recorded'}, git commit "
+                f"{', '.join(_short(c) for c in sorted(commits.index)) or 'not recorded'}.")
         if len(commits) > 1:
-            counts = results["git_commit"].value_counts()
+            counts = commits.sort_values(ascending=False, kind="stable")
             text += (" **The tables come from more than one commit** (rows per commit: "
-                     + ", ".join(f"{_short(c)}: {k}" for c, k in counts.items()) + ").")
-        text += _package_md(results)
+                     + ", ".join(f"{_short(c)}: {int(k)}" for c, k in counts.items()) + ").")
+        text += _package_md(table)
     if len(quarantined):
         folders = sorted({str(Path(q).parent) for q in quarantined})
         text += (f" **{len(quarantined)} damaged result files** were moved aside, unread, to "
                  f"{', '.join(folders)}; their runs are recomputed by the next sweep.")
     return text
+
+
+def figure_rows_md(fig: Figure, provenance: pd.DataFrame) -> str:
+    """The rows one figure's section was built from, in one line."""
+    names = [s.name for s in fig.sweeps]
+    mine = provenance[provenance["sweep"].isin(names)] if len(provenance) else provenance
+    if mine.empty:
+        return "_The rows of this section were not recorded (it predates tables/provenance.csv)._"
+    commits = sorted({_short(str(c)) for c in mine.get("git_commit", pd.Series(dtype=str)).dropna()})
+    return (f"_Built from {int(mine['rows'].sum())} result rows of {mine['sweep'].nunique()} "
+            f"sweeps (digest {set_digest(mine)}"
+            + (f", git commit {', '.join(commits)}" if commits else "") + ")._")
 
 
 def runner_groups(runners: list[Figure]) -> list[tuple[str, list[Figure]]]:
@@ -178,27 +232,43 @@ def runner_groups(runners: list[Figure]) -> list[tuple[str, list[Figure]]]:
 
 
 def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.DataFrame,
-                 results: pd.DataFrame, runner_sections: dict[str, str],
-                 bench_tables: dict[str, str], quarantined=()) -> Path:
-    """Assemble REPORT.md; figure links are relative to the report's folder. ``quarantined``:
-    the damaged result files moved aside (:func:`theory_check.results.quarantined_files`)."""
-    out = [f"# theory_check report ({scale} scale)", "",
-           "Generated by `make reproduce-figures"
-           + ("" if scale == "default" else f" SCALE={scale}") + "` from the results tables. "
-           + provenance_md(results, quarantined), ""]
+                 provenance: pd.DataFrame, runner_sections: dict[str, str],
+                 bench_tables: dict[str, str], drawn=(), rebuilt=None, quarantined=()) -> Path:
+    """Assemble REPORT.md; figure links are relative to the report's folder.
+
+    ``provenance``: the rows behind the verdicts (:func:`provenance_table`); ``drawn``: the
+    figures whose PNG is in the set (no other is embedded); ``rebuilt``: with a partial
+    rebuild, the figures built by this run (the others kept from the previous report);
+    ``quarantined``: the damaged result files moved aside
+    (:func:`theory_check.results.quarantined_files`)."""
+    rows = provenance_md(provenance, quarantined)
+    if (provenance.empty or not provenance["rows"].sum()) and len(verdicts):
+        rows = rows.replace("No result rows.", "The rows behind these sections were not recorded "
+                            "(they predate tables/provenance.csv).")
+    header = ("Generated by `make reproduce-figures"
+              + ("" if scale == "default" else f" SCALE={scale}") + "` from the results tables. "
+              + rows)
+    if rebuilt is not None:
+        kept = [f.figure for f in figures if f.sweeps and f.figure not in rebuilt]
+        header += (f" This run rebuilt {', '.join(rebuilt) or 'no sweep figure'}; "
+                   f"{len(kept)} sweep figures were kept from the previous report"
+                   + (", each with the rows it states." if kept else "."))
+    out = [f"# theory_check report ({scale} scale)", "", header, ""]
     main = verdicts[verdicts["role"] == "estimator"]
     if len(main):
         out += ["## Summary", "", verdict_table_md(main), ""]
     for theorem, title in theorem_titles(figures).items():
         out += [f"## {title}", "",
-                theorem_synthesis(verdicts[verdicts["theorem"] == theorem]), ""]
+                theorem_synthesis(verdicts[verdicts["theorem"].astype(str) == theorem]), ""]
         for fig in (f for f in figures if f.theorem == theorem and f.sweeps):
             rows = verdicts[verdicts["figure"] == fig.figure]
-            out += [f"### {fig.title}", "", f"![{fig.figure}](figures/{fig.figure}.png)", ""]
+            out += [f"### {fig.title}", ""]
             if rows.empty:
                 out += ["No rows: the sweeps of this figure have not run.", ""]
                 continue
-            out += [verdict_table_md(rows), ""]
+            if fig.figure in drawn:
+                out += [f"![{fig.figure}](figures/{fig.figure}.png)", ""]
+            out += [figure_rows_md(fig, provenance), "", verdict_table_md(rows), ""]
             out += [verdict_paragraph(v, fig) + "\n" for v in rows.itertuples()]
     for heading, group in runner_groups([f for f in figures if f.runner]):
         out += [heading, ""]
