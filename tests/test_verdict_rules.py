@@ -273,3 +273,15 @@ def rate_table() -> pd.DataFrame:
 if __name__ == "__main__":
     with pd.option_context("display.max_colwidth", 200, "display.width", 250):
         print(rate_table().to_string(index=False))
+
+
+def test_the_report_summary_shows_the_status_and_its_reason():
+    from theory_check.report import summary_table_md
+
+    verdicts = analyze(sweep_rows([1.5 * C] * 5), [figure()])[0]
+    table = summary_table_md(verdicts)
+    assert "| status | reason |" in table.splitlines()[0]
+    row = verdicts.iloc[0]
+    assert f"| **violated** | {row['reason']} | 0 |" in table
+    # A verdict table from before the status column: the old table.
+    assert "fitted exponent" in summary_table_md(verdicts.drop(columns=["status", "reason"]))

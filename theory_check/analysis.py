@@ -221,7 +221,7 @@ def sigma_sweep_note(points: pd.DataFrame, rows: pd.DataFrame, theorem: str) -> 
     per_sigma2 = first["mse_mean"] / first["x"] ** 2
     text = f"at σ = {first['x']:g} MSE / σ² = {per_sigma2:.2f}"
     if abs(per_sigma2 - 1) <= 0.1:
-        text += " (the estimator returns ≈ Y there: Y lies inside K)"
+        text += " (the error is the noise itself: the estimator returns ≈ Y, as when Y lies in K)"
     constant = "α(α+β)" if theorem == "4.4" else "α(α+σ) (the suite's choice, not the paper's)"
     text += f"; the rate's constant {constant} keeps an α² term that σ does not scale"
     hard = "model" in rows and rows["model"].astype(str).str.contains("hadamard").any()
@@ -576,9 +576,11 @@ def bound_claim(points: pd.DataFrame, claim: str, *, direction: float = -1.0,
     if direction > 0:
         shape = growing_shape(points)
         pts = points.sort_values("x")
-        along = (f"MSE / rate {pts['ratio'].iloc[0]:.3g} at {varied} = {pts['x'].iloc[0]:g}, "
-                 f"{ratios['max_ratio']:.3g} at {ratios['max_at']}, {pts['ratio'].iloc[-1]:.3g} "
-                 f"at {pts['x'].iloc[-1]:g}")
+        top = int(np.argmax(pts["ratio"].to_numpy()))
+        along = f"MSE / rate {pts['ratio'].iloc[0]:.3g} at {varied} = {pts['x'].iloc[0]:g}"
+        if 0 < top < len(pts) - 1:
+            along += f", {pts['ratio'].iloc[top]:.3g} at {pts['x'].iloc[top]:g}"
+        along += f", {pts['ratio'].iloc[-1]:.3g} at {pts['x'].iloc[-1]:g}"
         if shape in ("peaked", "dipped"):
             along += ": no single exponent describes it"
         elif shape != "flat" and len(pts) >= 2:
