@@ -72,7 +72,8 @@ BOOTSTRAP_SEED = 20261127
 
 VERDICT_COLUMNS = [
     "theorem", "sweep", "estimator", "predicted_exponent", "fitted_exponent", "ci_low",
-    "ci_high", "constant", "verdict", "status", "reason", "figure", "claim", "role", "varied", "x_min", "x_max",
+    "ci_high", "constant", "verdict", "status", "reason", "figure", "claim", "role", "varied",
+    "x_min", "x_max",
     "n_points", "n_seeds", "n_ok", "n_not_converged", "n_error", "reference_ratio_min",
     "reference_ratio_max", "constant_first", "constant_last", "mse_ratio_to_estimator",
     "best_log_exponent", "log_exponent_fits", "boot_low", "boot_high", "band_margin",
@@ -491,13 +492,20 @@ def _held(v_fields: dict, bound: float) -> str:
             f" at {v_fields['max_at']})")
 
 
-def chain_verdict(claim: str, n_bad: int, n_rows: int, theorem: str = "", assumption: str = "") -> Verdict:
+def _unconfident(ratios: dict, bound: float) -> str:
+    """Words for a largest MSE / rate above the constant whose interval still reaches below it."""
+    interval = _interval(ratios["max_ratio"], ratios["max_ratio_low"], ratios["max_ratio_high"])
+    return (f"max MSE / rate above C = {bound:.3g} but not with confidence ({interval} at "
+            f"{ratios['max_at']})")
+
+
+def chain_verdict(claim: str, n_bad: int, n_rows: int, **common) -> Verdict:
     """Rows whose proof chain is out of order (``proof.in_order`` false) fail the verdict: the
     chain is deterministic, so a break is an error of the solver or the generator."""
     return Verdict("violated", claim, head="bound violated",
                    reason=(f"{n_bad} of {n_rows} rows break the proof's chain (proof.in_order "
                            "false), an error of the solver or the generator; kept out of the fits"),
-                   theorem=theorem, assumption=assumption, n_out_of_order=n_bad)
+                   **common)
 
 
 def sharp_claim(points: pd.DataFrame, fit, ratio_range, *, bound: float = np.nan,
@@ -591,9 +599,7 @@ def bound_claim(points: pd.DataFrame, claim: str, *, direction: float = -1.0,
                                            else ""))
         detail = along + (f"; {note}" if note else "")
         if above:
-            return Verdict("unresolved", head="not resolved",
-                           reason=f"max MSE / rate above C = {bound:.3g} but not with confidence "
-                                  f"({_interval(ratios['max_ratio'], ratios['max_ratio_low'], ratios['max_ratio_high'])} at {ratios['max_at']})",
+            return Verdict("unresolved", head="not resolved", reason=_unconfident(ratios, bound),
                            detail=detail, shape=shape, **fields)
         status = "holds" if np.isfinite(bound) else "unresolved"
         return Verdict(status, head="bound holds" if np.isfinite(bound) else "not checked",
@@ -629,8 +635,7 @@ def bound_claim(points: pd.DataFrame, claim: str, *, direction: float = -1.0,
                   "apart")
     if above:
         status, head = "unresolved", "not resolved"
-        held = (f"max MSE / rate above C = {bound:.3g} but not with confidence "
-                f"({_interval(ratios['max_ratio'], ratios['max_ratio_low'], ratios['max_ratio_high'])} at {ratios['max_at']})")
+        held = _unconfident(ratios, bound)
     if span:
         status = "indicative"
     return Verdict(status, head=head, reason=reason, detail=held + cap + (f"; {note}" if note else ""),
@@ -706,11 +711,6 @@ def reference_claim(points: pd.DataFrame, rows: pd.DataFrame, varied: str, **com
                    exponent_against="reference",
                    max_ratio=float(top["constant"]) if top is not None else np.nan,
                    max_at=f"{varied} = {top['x']:g}" if top is not None else "", **common)
-
-
-def reference_verdict(points: pd.DataFrame, rows: pd.DataFrame, varied: str) -> str:
-    """:func:`reference_claim`'s sentence."""
-    return render_verdict(reference_claim(points, rows, varied))
 
 
 def assumption_label(rows: pd.DataFrame) -> str:
@@ -932,7 +932,7 @@ def analyze(results: pd.DataFrame, figures: list[Figure],
                 claim_fit = (b, lo, hi)
                 against = fig.rate
                 if role == "estimator" and n_bad:
-                    verdict = chain_verdict(sweep.claim, n_bad, len(mine), fig.theorem, assumption)
+                    verdict = chain_verdict(sweep.claim, n_bad, len(mine), **common)
                 elif len(mine) and not len(good):
                     verdict = failed_claim(mine, varied, sweep.claim if role == "estimator"
                                            else "baseline", **common)
