@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 import scipy.stats
 
 from .experiments import Figure
@@ -319,14 +320,54 @@ def growth_fit(part: pd.DataFrame, level: float = CONFIDENCE) -> tuple[float, fl
     return g, g - half, g + half, se
 
 
+def curvature_fit(points: pd.DataFrame, level: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Curvature c of log(MSE / rate) against u = log(1 / rate) over a whole sweep, from a
+    weighted quadratic fit, with its interval: c < 0 when the ratio's growth slows as the rate
+    falls.
+
+    Each point is weighted by its own seeds over its own squared coefficient of variation (seed
+    noise shrinks by orders of magnitude along an n sweep, so one pooled value would drown the
+    precise points in the noisy ones); a point with one seed takes the sweep's pooled value.
+    Lack of fit (Pearson χ² / (m − 3) > 1) inflates the variance; the quantile is Student's t
+    with the fewest seeds' degrees of freedom (or m − 3, if smaller once inflated).
+
+    Returns
+    -------
+    c, low, high : float
+        NaN with fewer than 4 points or no seed variance.
+    """
+    pts = points[np.isfinite(points["ratio"]) & (points["ratio"] > 0)]
+    noisy = pts[(pts["k"] > 1) & (pts["cv2"] > 0)]
+    if len(pts) < 4 or noisy.empty:
+        return np.nan, np.nan, np.nan
+    pooled = float(((noisy["k"] - 1) * noisy["cv2"]).sum() / (noisy["k"] - 1).sum())
+    cv2 = pts["cv2"].where((pts["k"] > 1) & (pts["cv2"] > 0), pooled).to_numpy(float)
+    sqrt_w = np.sqrt(pts["k"].to_numpy(float) / cv2)
+    u = -np.log(pts["rate"].to_numpy(float))
+    u = u - u.mean()
+    design = np.column_stack([np.ones_like(u), u, u * u])
+    y = np.log(pts["ratio"].to_numpy(float))
+    q, r = np.linalg.qr(design * sqrt_w[:, None])
+    coef = scipy.linalg.solve_triangular(r, q.T @ (y * sqrt_w))
+    resid = (y - design @ coef) * sqrt_w
+    scale = float(resid @ resid / (len(u) - 3)) if len(u) > 3 else 1.0
+    r_inv = scipy.linalg.solve_triangular(r, np.eye(3))
+    se = float(np.sqrt((r_inv @ r_inv.T)[2, 2] * max(1.0, scale)))
+    df = int(noisy["k"].min()) - 1
+    if scale > 1:
+        df = min(df, len(u) - 3)
+    half = float(scipy.stats.t.ppf(0.5 + level / 2, max(df, 1))) * se
+    return float(coef[2]), float(coef[2] - half), float(coef[2] + half)
+
+
 @dataclass(frozen=True)
 class Trend:
     """How MSE / rate moves where a falling rate is smallest (:func:`falling_trend`).
 
     ``kind``: "flat" (the growth's interval within ±0.1), "falling" (interval below 0),
     "rising" (interval above 0), "unresolved" (otherwise). ``growth`` and its interval are over
-    the smallest rates; ``upper`` over the rest of the sweep; ``slowing`` when the growth over
-    the smallest rates is below the rest's with confidence."""
+    the smallest rates; ``upper`` over the rest of the sweep; ``slowing`` when the sweep's
+    curvature (:func:`curvature_fit`) is negative with confidence."""
 
     kind: str
     growth: float = np.nan
@@ -356,16 +397,11 @@ def falling_trend(points: pd.DataFrame, level: float = CONFIDENCE) -> Trend:
     cut = log_rate.min() + LOWER_PART * np.ptp(log_rate)
     n_lower = max(2, int(np.sum(log_rate <= cut + 1e-12)))
     lower, upper = pts.iloc[:n_lower], pts.iloc[n_lower:]
-    g, low, high, se = growth_fit(lower, level)
+    g, low, high, _ = growth_fit(lower, level)
     if not np.isfinite(low):
         return Trend("unresolved", g)
-    g_up, _, _, se_up = growth_fit(upper, level) if len(upper) >= 2 else (np.nan,) * 4
-    slowing = False
-    if np.isfinite(g_up) and np.isfinite(se_up):
-        # Two disjoint parts: independent slopes; the smaller seed count sets the quantile.
-        df = max(int(min((lower["k"] - 1).sum(), (upper["k"] - 1).sum())), 1)
-        quantile = scipy.stats.t.ppf(0.5 + level / 2, df)
-        slowing = bool(g_up - g - quantile * np.hypot(se, se_up) > 0)
+    g_up = growth_fit(upper, level)[0] if len(upper) >= 2 else np.nan
+    slowing = bool(curvature_fit(pts, level)[2] < 0)
     tol = EXPONENT_TOLERANCE
     kind = ("flat" if -tol <= low and high <= tol else "falling" if high < 0
             else "rising" if low > 0 else "unresolved")
