@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from theory_check.analysis import analyze
@@ -20,8 +21,8 @@ from theory_check.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)}
-# The hard family at n = 128 (the default scale's size) and the noise levels where Theorem
-# 4.4's constant is calibrated; Theorem 4.9 at a quarter of thm49_sigma's sizes, with σ ≥ α;
+# The hard family at n = 128 (the default scale's size) at σ = 2, 4, where MSE / rate is
+# largest in the checked sweeps (0.42 at σ = 4); Theorem 4.9 at a quarter of thm49_sigma's sizes, with σ ≥ α;
 # Theorem 3.1 at a quarter of thm31_n's widths.
 CASES = {
     "4.4": ("thm44_hadamard", "thm44_hadamard_sigma", "convex_linear", ["sigma=2,4", "seed=range(3)"]),
@@ -32,7 +33,7 @@ CASES = {
 }
 
 
-def verdict(tmp_path: Path, theorem: str, target: str | None) -> str:
+def verdict(tmp_path: Path, theorem: str, target: str | None) -> pd.Series:
     figure, sweep, estimator, grid = CASES[theorem]
     overrides = [f"estimator=[{estimator}]", *grid]
     if target:
@@ -45,7 +46,7 @@ def verdict(tmp_path: Path, theorem: str, target: str | None) -> str:
     verdicts, _ = analyze(load_results(tmp_path / "raw", [sweep]), figures)
     row = verdicts[(verdicts["sweep"] == sweep) & (verdicts["estimator"] == estimator)]
     assert len(row) == 1
-    return row["verdict"].iloc[0]
+    return row.iloc[0]
 
 
 @pytest.mark.parametrize("theorem, mutant", [
@@ -57,10 +58,12 @@ def verdict(tmp_path: Path, theorem: str, target: str | None) -> str:
     ("3.1", "mutants.WeightOnly"),
 ])
 def test_a_broken_estimator_turns_the_verdict(tmp_path, theorem, mutant):
-    assert verdict(tmp_path / "broken", theorem, mutant).startswith("bound violated")
+    # "violated" only where a point's MSE / rate exceeds C with confidence (issue 21.3).
+    row = verdict(tmp_path / "broken", theorem, mutant)
+    assert row["status"] == "violated", row["verdict"]
 
 
 @pytest.mark.parametrize("theorem", ["4.4", "4.9", "3.1"])
 def test_the_real_estimator_passes_the_same_check(tmp_path, theorem):
-    text = verdict(tmp_path, theorem, None)
-    assert not text.startswith("bound violated"), text
+    row = verdict(tmp_path, theorem, None)
+    assert row["status"] != "violated", row["verdict"]

@@ -29,6 +29,20 @@ def verdict_table_md(rows: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def summary_table_md(rows: pd.DataFrame) -> str:
+    """The report's summary: per sweep, the verdict's status code and its one short reason
+    (the full verdict stays in each figure's table below). Verdict tables written before the
+    ``status`` column existed are shown as :func:`verdict_table_md` shows them."""
+    if "status" not in rows:
+        return verdict_table_md(rows)
+    lines = ["| sweep | estimator | varied | status | reason | failed |", "|---|---|---|---|---|---|"]
+    for v in rows.itertuples():
+        failed = v.n_not_converged + v.n_error + getattr(v, "n_out_of_order", 0)
+        lines.append(f"| {v.sweep} | {v.estimator} | {v.varied} {_fmt(v.x_min, 'g')}…"
+                     f"{_fmt(v.x_max, 'g')} | **{v.status}** | {v.reason} | {failed} |")
+    return "\n".join(lines)
+
+
 def fit_interval_text(v) -> str:
     """The exponent's intervals, the sweep's span and the margin to the ±0.1 band, in words.
     Tolerant of verdict tables written before these columns existed."""
@@ -256,7 +270,7 @@ def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.
     out = [f"# theory_check report ({scale} scale)", "", header, ""]
     main = verdicts[verdicts["role"] == "estimator"]
     if len(main):
-        out += ["## Summary", "", verdict_table_md(main), ""]
+        out += ["## Summary", "", summary_table_md(main), ""]
     for theorem, title in theorem_titles(figures).items():
         out += [f"## {title}", "",
                 theorem_synthesis(verdicts[verdicts["theorem"].astype(str) == theorem]), ""]
