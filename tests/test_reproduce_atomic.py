@@ -45,7 +45,7 @@ FIGURES = {
     """,
 }
 SET = ["REPORT.md", "verdicts.csv", "tables/points.csv", "tables/provenance.csv",
-       "figures/fig_a.png", "figures/fig_b.png"]
+       "tables/rows.csv.gz", "figures/fig_a.png", "figures/fig_b.png"]
 
 
 def store_rows(root: Path, sweep: str, varied: str, factor: float = 2.0) -> None:
@@ -146,6 +146,17 @@ def test_only_rebuilds_its_figure_and_keeps_the_others(project, monkeypatch, cap
     assert "This run rebuilt fig_a; 1 sweep figures were kept" in text
     assert "drew 1 sweep figures (fig_a), kept 1 as they were (fig_b)" in capsys.readouterr().out
     assert_one_set(project)
+    # The compact rows (what theory-check-diff reads in a clone) keep fig_b's rows bit for bit
+    # and replace fig_a's.
+    rows = {k: pd.read_csv(io.BytesIO(t["tables/rows.csv.gz"]), compression="gzip")
+            for k, t in (("old", before), ("new", after))}
+    for name, rows_ in rows.items():
+        assert len(rows_) == 60 and set(rows_["experiment_name"]) == {"thm31_n", "thm31_N"}
+    keep = {k: r[r["experiment_name"] == "thm31_N"].reset_index(drop=True) for k, r in rows.items()}
+    pd.testing.assert_frame_equal(keep["new"], keep["old"])
+    ratio = (rows["new"].set_index("key").loc[lambda r: r["experiment_name"] == "thm31_n", "mse"].sum()
+             / rows["old"].set_index("key").loc[lambda r: r["experiment_name"] == "thm31_n", "mse"].sum())
+    assert ratio != 1.0
 
 
 def test_a_figure_without_rows_is_not_embedded(tmp_path, monkeypatch):

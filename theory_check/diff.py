@@ -102,27 +102,32 @@ def load_side(path: Path, experiments=None) -> Side:
     return Side(path, rows, verdicts, points)
 
 
-def write_compact_rows(rows: pd.DataFrame, root: Path) -> Path:
-    """Write ``<root>/tables/rows.csv.gz``: per row its key, sweep, estimator, seed, MSE (all
-    17 significant digits, so equal floats stay equal), status, versions and commit, so that
-    a results root without raw rows can be compared row by row.
+def compact_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per result row its key, sweep, estimator, seed, MSE, status, versions and commit: what a
+    results root without raw rows keeps (``tables/rows.csv.gz``) to be compared row by row.
 
     Parameters
     ----------
     rows : DataFrame
         Result rows (:func:`theory_check.results.load_results`).
-    root : Path
-        The results root (``results/``).
     """
     columns = [c for c in (*COMPACT_COLUMNS, *PROVENANCE) if c in rows]
     columns += sorted(c for c in rows if c.startswith("pkg."))
-    path = Path(root) / COMPACT_ROWS
+    return rows[columns].sort_values(["experiment_name", "key"], ignore_index=True)
+
+
+def write_compact(table: pd.DataFrame, path: Path) -> Path:
+    """Write a :func:`compact_rows` table to ``path``: every float with 17 significant digits, so
+    equal floats stay equal, and the same rows give the same bytes (git sees no change)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = rows[columns].sort_values(["experiment_name", "key"])
-    # A fixed gzip header time: the same rows give the same bytes, so git sees no change.
-    table.to_csv(path, index=False, float_format="%.17g",
-                 compression={"method": "gzip", "mtime": 0})
+    table.to_csv(path, index=False, float_format="%.17g", compression={"method": "gzip", "mtime": 0})
     return path
+
+
+def write_compact_rows(rows: pd.DataFrame, root: Path) -> Path:
+    """Write ``<root>/tables/rows.csv.gz`` from result rows (see :func:`compact_rows`)."""
+    return write_compact(compact_rows(rows), Path(root) / COMPACT_ROWS)
 
 
 def relative_change(a, b) -> np.ndarray:

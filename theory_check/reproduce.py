@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import processes
 from .analysis import analyze
+from .diff import COMPACT_ROWS, compact_rows, write_compact
 from .experiments import EXPERIMENTS_DIR, Figure
 from .paths import REPO_ROOT
 from .plots import PLOTS
@@ -58,8 +59,9 @@ def run_sweep(sweep: str, overrides: list[str], raw_dir: Path, log_dir: Path, jo
     notice that it is gone (:mod:`theory_check.processes`). The runs it finished are stored, so
     the same command resumes.
     """
+    # quiet: the report analyses every sweep; its own summary would only go to the log.
     cmd = [sys.executable, "-m", "theory_check", "-m", f"+experiment={sweep}",
-           f"results_dir={raw_dir}", *overrides]
+           f"results_dir={raw_dir}", "quiet=true", *overrides]
     if jobs > 1:
         cmd += ["hydra/launcher=parallel", f"jobs={jobs}"]
     log, fh = processes.new_log(log_dir, sweep)
@@ -232,6 +234,13 @@ def _build(figures, selected, stage: Staging, scale: str, jobs: int, skip_runs: 
                         list(dict.fromkeys([*kept_sweeps, *sweep_names])))
     if len(results):
         results.to_parquet(stage.path("tables/results.parquet"), index=False)
+    # Committed with the report (the raw rows are not), so that theory-check-diff can compare a
+    # fresh reproduction with the committed results row by row.
+    compact = merged(_published_table(root / COMPACT_ROWS, dtype={"seed": "Int64"}),
+                     compact_rows(results) if len(results) else pd.DataFrame(),
+                     "experiment_name", sweep_names, list(dict.fromkeys([*kept_sweeps, *sweep_names])))
+    if len(compact):
+        write_compact(compact, stage.path(str(COMPACT_ROWS)))
     points.to_csv(stage.path("tables/points.csv"), index=False, float_format="%.6g")
     provenance.to_csv(stage.path("tables/provenance.csv"), index=False)
     # Full precision: a partial rebuild regenerates the kept sections from these numbers, and
