@@ -17,52 +17,75 @@ from theory_check.run import run
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def committed_copy(tmp_path: Path) -> Path:
-    copy = tmp_path / "results"
-    (copy / "tables").mkdir(parents=True)
-    shutil.copy(ROOT / "results" / "verdicts.csv", copy / "verdicts.csv")
-    shutil.copy(ROOT / "results" / "tables" / "points.csv", copy / "tables" / "points.csv")
+#: What a clone holds of the default results (the raw rows are not committed).
+COMMITTED = ("verdicts.csv", "tables/points.csv", "tables/rows.csv.gz")
+
+
+def committed_copy(tmp_path: Path, name: str = "results") -> Path:
+    """The committed tables only, whatever raw rows this checkout has computed beside them."""
+    copy = tmp_path / name
+    for rel in COMMITTED:
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "results" / rel, copy / rel)
     return copy
 
 
-def test_the_committed_results_against_themselves_are_unchanged(capsys):
-    assert diff.main([str(ROOT / "results"), str(ROOT / "results")]) == 0
+def test_the_committed_results_against_themselves_are_unchanged(tmp_path, capsys):
+    committed = committed_copy(tmp_path)
+    assert diff.main([str(committed), str(committed)]) == 0
     out = capsys.readouterr().out
-    n = len(pd.read_csv(ROOT / "results" / "verdicts.csv").drop_duplicates(["sweep", "estimator"]))
-    assert f"{n} of the {n} (sweep, estimator) groups with points on both sides are bitwise equal" in out
+    rows = pd.read_csv(committed / "tables" / "rows.csv.gz")
+    n = len(rows.drop_duplicates(["experiment_name", "estimator"]))
+    assert f"{n} of the {n} (sweep, estimator) groups with rows on both sides are bitwise equal" in out
     assert "SAME" in out and "FAIL" not in out
 
 
 def test_a_perturbed_copy_of_the_committed_results_fails_and_names_the_sweep(tmp_path, capsys):
-    copy = committed_copy(tmp_path)
-    points = pd.read_csv(copy / "tables" / "points.csv")
-    at = points.index[(points["sweep"] == "thm44_low_rank_r") & (points["estimator"] == "convex_linear")][0]
-    points.loc[at, "mse_mean"] *= 1 + 1e-3
-    points.to_csv(copy / "tables" / "points.csv", index=False)
-    assert diff.main([str(ROOT / "results"), str(copy)]) == 1
+    committed, copy = committed_copy(tmp_path, "a"), committed_copy(tmp_path, "b")
+    rows = pd.read_csv(copy / "tables" / "rows.csv.gz")
+    at = rows.index[(rows["experiment_name"] == "thm44_low_rank_r")
+                    & (rows["estimator"] == "convex_linear")][0]
+    rows.loc[at, "mse"] *= 1 + 1e-3
+    diff.write_compact(rows, copy / "tables" / "rows.csv.gz")
+    assert diff.main([str(committed), str(copy)]) == 1
     out = capsys.readouterr().out
     failing = [line for line in out.splitlines() if line.endswith("FAIL")]
     assert len(failing) == 1 and failing[0].split()[:2] == ["thm44_low_rank_r", "convex_linear"]
     assert "0.001" in failing[0] and "DIFFERENT: 1 groups fail, in sweeps thm44_low_rank_r" in out
     # Within the tolerance the same copy passes.
-    assert diff.main([str(ROOT / "results"), str(copy), "--rtol", "1e-2"]) == 0
+    assert diff.main([str(committed), str(copy), "--rtol", "1e-2"]) == 0
+
+
+def test_without_compact_rows_the_points_are_compared(tmp_path, capsys):
+    committed, copy = committed_copy(tmp_path, "a"), committed_copy(tmp_path, "b")
+    for root in (committed, copy):
+        (root / "tables" / "rows.csv.gz").unlink()
+    points = pd.read_csv(copy / "tables" / "points.csv")
+    at = points.index[(points["sweep"] == "thm44_low_rank_r") & (points["estimator"] == "convex_linear")][0]
+    points.loc[at, "mse_mean"] *= 1 + 1e-3
+    points.to_csv(copy / "tables" / "points.csv", index=False)
+    assert diff.main([str(committed), str(copy)]) == 1
+    out = capsys.readouterr().out
+    failing = [line for line in out.splitlines() if line.endswith("FAIL")]
+    assert len(failing) == 1 and failing[0].split()[:2] == ["thm44_low_rank_r", "convex_linear"]
 
 
 def test_a_changed_verdict_fails_whatever_the_tolerance(tmp_path, capsys):
-    copy = committed_copy(tmp_path)
+    committed, copy = committed_copy(tmp_path, "a"), committed_copy(tmp_path, "b")
     verdicts = pd.read_csv(copy / "verdicts.csv")
     at = verdicts.index[(verdicts["sweep"] == "thm31_n") & (verdicts["estimator"] == "data_svd")][0]
-    verdicts.loc[at, "verdict"] = "rate not confirmed: exponent 0.70 [0.60, 0.80], predicted 1"
+    assert verdicts.loc[at, "status"] == "sharp"
+    verdicts.loc[at, "status"] = "not-confirmed"
     verdicts.to_csv(copy / "verdicts.csv", index=False)
-    assert diff.main([str(ROOT / "results"), str(copy), "--rtol", "1"]) == 1
-    out = capsys.readouterr().out
-    assert "sharp: rate and constant confirmed → rate not confirmed" in out.replace("\n", " ")
+    assert diff.main([str(committed), str(copy), "--rtol", "1"]) == 1
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert "thm31_n" in out and "not-confirmed" in out and "DIFFERENT" in out
     # Numbers alone moving in a verdict's text are a change of MSE, judged by --rtol, not a new verdict.
-    verdicts.loc[at, "verdict"] = "sharp: rate and constant confirmed"
-    verdicts.loc[verdicts["verdict"].str.contains(r"\d"), "verdict"] = \
-        verdicts["verdict"].str.replace("0", "9")
+    verdicts.loc[at, "status"] = "sharp"
+    digits = verdicts["verdict"].str.contains(r"\d")
+    verdicts.loc[digits, "verdict"] = verdicts.loc[digits, "verdict"].str.replace("0", "9")
     verdicts.to_csv(copy / "verdicts.csv", index=False)
-    assert diff.main([str(ROOT / "results"), str(copy)]) == 0
+    assert diff.main([str(committed), str(copy)]) == 0
 
 
 def adhoc_rows(make_cfg, tmp_path) -> Path:
@@ -102,13 +125,14 @@ def test_fresh_raw_rows_matched_by_key(make_cfg, tmp_path, capsys):
 
 
 def test_bad_arguments_are_refused(tmp_path):
+    committed = committed_copy(tmp_path)
     with pytest.raises(SystemExit):
         diff.main([str(tmp_path / "missing"), str(tmp_path)])
     with pytest.raises(SystemExit):
-        diff.main([str(ROOT / "results"), str(ROOT / "results"), "--rtol", "-1"])
+        diff.main([str(committed), str(committed), "--rtol", "-1"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit):
-        diff.main([str(tmp_path / "empty"), str(ROOT / "results")])
+        diff.main([str(tmp_path / "empty"), str(committed)])
 
 
 def test_a_results_root_without_raw_rows_is_compared_through_its_compact_rows(make_cfg, tmp_path, capsys):
