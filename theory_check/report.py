@@ -164,9 +164,9 @@ def slack_section(theorem: str, slack: SlackSet, verdicts: pd.DataFrame) -> list
     order, the slack figure, the loosest-steps table and one sentence per sweep from it."""
     if theorem not in CHAINS:
         return []
-    out = [f"### Where the proof of Theorem {theorem} is loose", ""]
     mine = verdicts[(verdicts["theorem"].astype(str) == theorem)
                     & (verdicts["role"] == "estimator")] if len(verdicts) else verdicts
+    out = [f"### Where the proof of Theorem {theorem} is loose", ""]
     if len(mine) and "n_out_of_order" in mine:
         counts = mine.groupby("sweep", sort=False)["n_out_of_order"].sum()
         counts = counts[counts > 0]
@@ -176,8 +176,10 @@ def slack_section(theorem: str, slack: SlackSet, verdicts: pd.DataFrame) -> list
                    if len(counts) else "."), ""]
     table = slack.table[slack.table["theorem"].astype(str) == theorem] \
         if len(slack.table) else slack.table
+    if table.empty and mine.empty:  # nothing of the theorem has run
+        return []
     if table.empty:
-        return out + ["No rows of the theorem's estimator carry its proof chain.", ""]
+        return out + ["The rows of the theorem's estimator in this set carry no proof chain.", ""]
     steps = "; ".join(f"{s.name} {s.label}" + ("" if s.deterministic else " (in expectation)")
                       for s in CHAINS[theorem])
     out += [f"Each step's slack factor is its bound over the previous one, from MSE up "

@@ -136,6 +136,8 @@ def slack_points(results: pd.DataFrame, level: float = CONFIDENCE) -> pd.DataFra
     """
     rows = chain_rows(results)
     out = []
+    if rows.empty:  # rows without chains may lack the columns grouped on below
+        return pd.DataFrame(out, columns=POINT_COLUMNS)
     for (theorem, sweep), group in rows.groupby([rows["theorem"].astype(str), "experiment_name"],
                                                 sort=True):
         varied = str(group["sweep"].iloc[0])
