@@ -255,9 +255,9 @@ def slack_sentence(row) -> str:
         text += f"; the deterministic chain as a whole {_move(row.total_first, row.total_last)}"
         change = row.total_last / row.total_first
         if change > 1 + STEADY:
-            text += f", so MSE falls ×{change:.3g} faster than the proof's own bound"
+            text += f", so over the sweep MSE falls ×{change:.3g} more than the proof's own bound"
         elif change < 1 - STEADY:
-            text += f", so MSE rises ×{1 / change:.3g} toward the proof's own bound"
+            text += f", so over the sweep MSE gains ×{1 / change:.3g} on the proof's own bound"
         elif np.isfinite(change):
             text += ", so MSE keeps pace with the proof's own bound"
     else:
