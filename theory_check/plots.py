@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .experiments import Figure  # noqa: E402
+from .slack import CHAINS  # noqa: E402
 
 SYMBOLS = {"n": "n", "N": "N", "r": "r", "sigma": "σ", "delta": "δ", "model.alpha": "α",
            "model.signal": "signal (entry scale of Z*)"}
@@ -202,3 +203,65 @@ def draw_rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame):
 
 
 PLOTS = {"rate": rate_figure}
+
+
+def slack_figure(theorem: str, points: pd.DataFrame, path: Path) -> Path:
+    """Draw :func:`draw_slack_figure`; write a PNG."""
+    f = draw_slack_figure(theorem, points)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(f)
+    return path
+
+
+def draw_slack_figure(theorem: str, points: pd.DataFrame):
+    """One panel per sweep of ``points`` (:func:`theory_check.slack.slack_points` rows of one
+    theorem): each step's mean slack factor against the swept parameter, log-log, bars its
+    interval over seeds; the whole deterministic chain (the proof's bound over MSE) dashed.
+    Left open, for the caller to save."""
+    sweeps = sorted(points["sweep"].unique())
+    if not sweeps:
+        raise ValueError(f"theorem {theorem}: no proof-slack points to draw")
+    sns.set_theme(style="whitegrid", context="paper")
+    ncols = min(len(sweeps), 4)
+    nrows = math.ceil(len(sweeps) / ncols)
+    f, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.8 * nrows), squeeze=False,
+                           layout="constrained")
+    steps = points.sort_values("order").drop_duplicates("step")
+    formulas = {s.name: s.label for s in CHAINS.get(theorem, ())}
+    palette = dict(zip(steps["step"], sns.color_palette("colorblind", len(steps))))
+    for ax, sweep in zip(axes.flat, sweeps):
+        pts = points[points["sweep"] == sweep]
+        for step in steps.itertuples():
+            s = pts[pts["step"] == step.step].sort_values("x")
+            if s.empty or not np.isfinite(s["slack"]).any():
+                continue
+            y = s["slack"].to_numpy(float)
+            bars = np.vstack([y - s["slack_low"].to_numpy(float),
+                              s["slack_high"].to_numpy(float) - y])
+            total = step.kind == "total"
+            label = f"{step.step}: {formulas[step.step]}" if step.step in formulas else step.step
+            label += " (in expectation)" if step.kind == "probabilistic" else ""
+            ax.errorbar(s["x"], y, yerr=np.clip(np.nan_to_num(bars), 0, None),
+                        fmt="s--" if total else "o-", ms=4, lw=1.2, capsize=2,
+                        color="black" if total else palette[step.step], label=label)
+        ax.axhline(1.0, color="0.5", lw=0.8)  # an equality: no slack
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        xs = np.sort(pts["x"].unique())
+        shown = labelled_ticks(xs)
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(xs))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter(
+            [f"{x:g}" if x in shown else "" for x in xs]))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        varied = pts["varied"].iloc[0]
+        ax.set_xlabel(SYMBOLS.get(varied, varied))
+        ax.set_ylabel("slack factor (step over the previous one)")
+        ax.set_title(f"{sweep}\n{pts['family'].iloc[0]} family", fontsize=9)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    for ax in list(axes.flat)[len(sweeps):]:
+        ax.set_visible(False)
+    title = (f"Theorem {theorem}: slack factor of each step of the proof (its bound over the "
+             f"previous one; ×1 is an equality)")
+    f.suptitle(wrapped_title(title, f.get_figwidth()), fontsize=TITLE_SIZE)
+    return f

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .experiments import Figure, theorem_titles
+from .slack import CHAINS, SlackSet, slack_sentence
 
 
 def _fmt(x, spec=".3g") -> str:
@@ -138,6 +139,63 @@ def theorem_synthesis(rows: pd.DataFrame) -> str:
     return text
 
 
+def _slack_move(first, last) -> str:
+    return f"×{_fmt(first)} → ×{_fmt(last)}"
+
+
+def slack_table_md(table: pd.DataFrame) -> str:
+    """The loosest-steps table (:func:`theory_check.slack.loosest_steps`) of one theorem."""
+    lines = ["| sweep | family | varied | loosest step | loosest deterministic step | "
+             "moves most | deterministic chain | rows (out of order) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for v in table.itertuples():
+        lines.append(
+            f"| {v.sweep} | {v.family} | {v.varied} {_fmt(v.x_first, 'g')}…{_fmt(v.x_last, 'g')} | "
+            f"{v.loosest_step} {_slack_move(v.loosest_first, v.loosest_last)} | "
+            f"{v.loosest_deterministic_step} "
+            f"{_slack_move(v.loosest_deterministic_first, v.loosest_deterministic_last)} | "
+            f"{v.moving_step} {_slack_move(v.moving_first, v.moving_last)} | "
+            f"{_slack_move(v.total_first, v.total_last)} | {v.n_rows} ({v.n_out_of_order}) |")
+    return "\n".join(lines)
+
+
+def slack_section(theorem: str, slack: SlackSet, verdicts: pd.DataFrame) -> list[str]:
+    """The report's lines on where theorem ``theorem``'s proof is loose: the rows out of
+    order, the slack figure, the loosest-steps table and one sentence per sweep from it."""
+    if theorem not in CHAINS:
+        return []
+    mine = verdicts[(verdicts["theorem"].astype(str) == theorem)
+                    & (verdicts["role"] == "estimator")] if len(verdicts) else verdicts
+    out = [f"### Where the proof of Theorem {theorem} is loose", ""]
+    if len(mine) and "n_out_of_order" in mine:
+        counts = mine.groupby("sweep", sort=False)["n_out_of_order"].sum()
+        counts = counts[counts > 0]
+        out += [f"Rows of the theorem's estimator whose deterministic chain is out of order "
+                f"(`proof.in_order` false, kept out of the fits): **{int(counts.sum())}**"
+                + (" (" + ", ".join(f"{s} {int(k)}" for s, k in counts.items()) + ")."
+                   if len(counts) else "."), ""]
+    table = slack.table[slack.table["theorem"].astype(str) == theorem] \
+        if len(slack.table) else slack.table
+    if table.empty and mine.empty:  # nothing of the theorem has run
+        return []
+    if table.empty:
+        return out + ["The rows of the theorem's estimator in this set carry no proof chain.", ""]
+    steps = "; ".join(f"{s.name} {s.label}" + ("" if s.deterministic else " (in expectation)")
+                      for s in CHAINS[theorem])
+    out += [f"Each step's slack factor is its bound over the previous one, from MSE up "
+            f"(docs/PROOFS.md): {steps}. The deterministic chain is their product over the "
+            f"deterministic steps, the proof's own bound on the run over its MSE; values are "
+            f"means over seeds at the first → last swept value (`tables/proof_slack.csv`, per "
+            f"point with intervals in `tables/proof_slack_points.csv`).", ""]
+    if theorem in slack.drawn:
+        out += [f"![proof slack, Theorem {theorem}](figures/proof_slack_{theorem}.png)", "",
+                "_The figure shows the sweeps over n within the theorem's assumptions (every "
+                "sweep where the theorem has none); the table covers every sweep._", ""]
+    out += [slack_table_md(table), ""]
+    out += [slack_sentence(v) + "\n" for v in table.itertuples()]
+    return out
+
+
 #: Columns of the provenance table that say what computed a row (besides the package versions).
 PROVENANCE_COLUMNS = ("git_commit", "version", "python")
 
@@ -247,14 +305,16 @@ def runner_groups(runners: list[Figure]) -> list[tuple[str, list[Figure]]]:
 
 def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.DataFrame,
                  provenance: pd.DataFrame, runner_sections: dict[str, str],
-                 bench_tables: dict[str, str], drawn=(), rebuilt=None, quarantined=()) -> Path:
+                 bench_tables: dict[str, str], drawn=(), rebuilt=None, quarantined=(),
+                 slack: SlackSet | None = None) -> Path:
     """Assemble REPORT.md; figure links are relative to the report's folder.
 
     ``provenance``: the rows behind the verdicts (:func:`provenance_table`); ``drawn``: the
     figures whose PNG is in the set (no other is embedded); ``rebuilt``: with a partial
     rebuild, the figures built by this run (the others kept from the previous report);
     ``quarantined``: the damaged result files moved aside
-    (:func:`theory_check.results.quarantined_files`)."""
+    (:func:`theory_check.results.quarantined_files`); ``slack``: the proof-slack tables and
+    figures of the set (:func:`theory_check.slack.publish_slack`), one section per theorem."""
     rows = provenance_md(provenance, quarantined)
     if (provenance.empty or not provenance["rows"].sum()) and len(verdicts):
         rows = rows.replace("No result rows.", "The rows behind these sections were not recorded "
@@ -284,6 +344,8 @@ def write_report(path: Path, *, scale: str, figures: list[Figure], verdicts: pd.
                 out += [f"![{fig.figure}](figures/{fig.figure}.png)", ""]
             out += [figure_rows_md(fig, provenance), "", verdict_table_md(rows), ""]
             out += [verdict_paragraph(v, fig) + "\n" for v in rows.itertuples()]
+        if slack is not None:
+            out += slack_section(theorem, slack, verdicts)
     for heading, group in runner_groups([f for f in figures if f.runner]):
         out += [heading, ""]
         for fig in group:

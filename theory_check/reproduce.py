@@ -34,6 +34,7 @@ from .plots import PLOTS
 from .preflight import DefinitionError, check_everything
 from .publish import Staging, recover
 from .report import provenance_table, write_report
+from .slack import publish_slack
 from .results import load_results, quarantined_files
 
 
@@ -256,6 +257,7 @@ def _build(figures, selected, stage: Staging, scale: str, jobs: int, skip_runs: 
         else:
             stage.remove(rel)  # no point to draw: an old PNG would show rows that are gone
     with_png = {f.figure for f in sweep_figs if stage.current(f"figures/{f.figure}.png")}
+    slack = publish_slack(stage, figures, results)  # per sweep: the unloaded ones kept
     runner_sections = {}
     for fig in (f for f in figures if f.runner):
         section = stage.current(f"sections/{fig.figure}.md")
@@ -267,7 +269,7 @@ def _build(figures, selected, stage: Staging, scale: str, jobs: int, skip_runs: 
     write_report(stage.path("REPORT.md"), scale=scale, figures=figures, verdicts=verdicts,
                  provenance=provenance, runner_sections=runner_sections, bench_tables=bench,
                  drawn=with_png, rebuilt=replaced if partial_build else None,
-                 quarantined=quarantined_files(raw))
+                 quarantined=quarantined_files(raw), slack=slack)
     kept = [f.figure for f in sweep_figs if f.figure not in replaced]
     print(f"    report built in {time.perf_counter() - start:.0f} s", flush=True)
     return (root / "REPORT.md").relative_to(REPO_ROOT), drawn, kept
