@@ -34,5 +34,7 @@ def test_paragraph_says_when_the_snr_is_not_recorded_and_synthesis_counts_kinds(
     fig = figure()
     verdicts, _ = analyze(synthetic_rows(1.0, scale=2.0), [fig])
     assert "not recorded in these rows" in verdict_paragraph(next(verdicts.itertuples()), fig)
-    # MSE = 2 × rate exceeds C = 1.25 at every point: the kind is "bound violated".
-    assert "1 × bound violated." in theorem_synthesis(verdicts)
+    # MSE = 2 × rate exceeds C = 1.25 at every point: the sweep counts under its status.
+    assert "1 sweeps of data_svd: 1 × violated." in theorem_synthesis(verdicts)
+    # Tables written before the status codes are counted by the head of their prose.
+    assert "1 × bound violated." in theorem_synthesis(verdicts.drop(columns="status"))

@@ -118,8 +118,10 @@ def theorem_synthesis(rows: pd.DataFrame) -> str:
     main = rows[rows["role"] == "estimator"]
     if main.empty:
         return ""
-    # The verdict's kind is its head: "bound holds with …", "indicative only (…): …" → the words.
-    kinds = main["verdict"].str.split(r":|;| with | \(", regex=True).str[0].value_counts()
+    if "status" in main:
+        kinds = main["status"].value_counts()
+    else:  # verdicts written before the status codes: the head of the prose, "bound holds with …"
+        kinds = main["verdict"].str.split(r":|;| with | \(", regex=True).str[0].value_counts()
     text = (f"{len(main)} sweeps of {', '.join(sorted(main['estimator'].unique()))}: "
             + ", ".join(f"{k} × {v}" for v, k in kinds.items()) + ".")
     failed = (rows["n_error"] + rows["n_not_converged"]).groupby(rows["estimator"]).sum()
