@@ -122,7 +122,11 @@ def assert_resumes(tmp_path: Path, stored_before: int) -> None:
     assert len(rows) == 2 * RUNS and rows["key"].is_unique and set(rows["status"]) == {"ok"}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("sig", [
+    pytest.param(signal.SIGTERM, id="SIGTERM"),
+    # the parent-death path is also taken when the reproduction above it is killed (below)
+    pytest.param(signal.SIGKILL, id="SIGKILL", marks=pytest.mark.slow),
+])
 def test_a_stopped_sweep_leaves_no_worker_running(tmp_path, sig):
     with started(sweep_command(tmp_path), tmp_path) as proc:
         stopped_in(proc, sig)

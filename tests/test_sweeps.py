@@ -61,7 +61,9 @@ def _default_sigint():
 
 @pytest.mark.parametrize("sig, launcher", [
     pytest.param(signal.SIGKILL, "basic", id="SIGKILL-basic"),
-    pytest.param(signal.SIGINT, "parallel", id="SIGINT-joblib"),
+    # The same resume after the other launcher and signal; kept out of the default run for time
+    # (tests/test_stops.py stops joblib workers by SIGINT, SIGTERM and SIGKILL there).
+    pytest.param(signal.SIGINT, "parallel", id="SIGINT-joblib", marks=pytest.mark.slow),
 ])
 def test_killed_sweep_resumes_without_duplicates_or_lost_rows(tmp_path, sig, launcher):
     # Runs are launched in batches of many runs per process: enough runs, long enough, that the
@@ -273,7 +275,10 @@ def test_a_sweep_launches_one_job_per_batch(tmp_path):
     assert len(load_results(tmp_path / "raw")) == 14
 
 
-@pytest.mark.parametrize("launcher", ["parallel", "submitit_local"])
+# joblib's rows are also compared with basic's in test_basic_and_joblib_give_identical_rows_…
+# in the default run; both here run with `make test-slow`.
+@pytest.mark.parametrize("launcher", [pytest.param("parallel", marks=pytest.mark.slow),
+                                      pytest.param("submitit_local", marks=pytest.mark.slow)])
 def test_same_rows_whatever_the_launcher(tmp_path, launcher):
     # Default sizes (n=200, d=100, N=100), where a multi-threaded BLAS changes the last bits:
     # every launcher must run with blas_threads, including fresh worker processes.
