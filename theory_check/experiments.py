@@ -348,6 +348,18 @@ def figure_problems(fig: Figure, conf_dir: Path) -> list[str]:
     return problems
 
 
+def read_figures(directory: Path) -> tuple[list[Figure], list[str]]:
+    """Every figure a folder's definition files describe, in file-name order, and every problem
+    of those files (:func:`read_figure`)."""
+    figures, problems = [], []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        fig, found = read_figure(path)
+        problems += found
+        if fig is not None:
+            figures.append(fig)
+    return figures, problems
+
+
 def load_figures(directory: Path = EXPERIMENTS_DIR, conf: Path | None = None,
                  check: bool = True) -> list[Figure]:
     """Every figure definition, in file-name order.
@@ -355,12 +367,7 @@ def load_figures(directory: Path = EXPERIMENTS_DIR, conf: Path | None = None,
     With ``check``, every problem of every figure (:func:`figure_problems`, and the report's
     need of a title for each theorem) is raised in one ``ValueError``, before anything runs.
     """
-    figures, problems = [], []
-    for path in sorted(Path(directory).glob("*.yaml")):
-        fig, found = read_figure(path)
-        problems += found
-        if fig is not None:
-            figures.append(fig)
+    figures, problems = read_figures(directory)
     if check:
         conf = Path(conf or conf_dir())
         for fig in figures:

@@ -106,6 +106,17 @@ def labelled_ticks(xs, gap: float = TICK_GAP) -> list[float]:
     return [*kept, xs[-1]]
 
 
+def sweep_ticks(ax, x) -> None:
+    """Ticks at the sweep's own values (log-axis defaults vanish on short ranges), labelled only
+    where they do not overlap their neighbours."""
+    xs = np.sort(pd.unique(np.asarray(x)))
+    shown = labelled_ticks(xs)
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(xs))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter(
+        [f"{v:g}" if v in shown else "" for v in xs]))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def threshold_crossing(x, snr) -> float:
     """The x where ``snr`` (s_r over the detection threshold) crosses 1, interpolated linearly
     in log x against log snr between the two points around it; NaN if it does not cross."""
@@ -178,14 +189,7 @@ def draw_rate_figure(fig: Figure, points: pd.DataFrame, verdicts: pd.DataFrame):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(*limits)
-        # Ticks at the sweep's own values (log-axis defaults vanish on short ranges), labels
-        # only where they do not overlap their neighbours.
-        xs = np.sort(pts["x"].unique())
-        shown = labelled_ticks(xs)
-        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(xs))
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter(
-            [f"{x:g}" if x in shown else "" for x in xs]))
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        sweep_ticks(ax, pts["x"])
         ax.set_xlabel(SYMBOLS.get(varied, varied))
         ax.set_ylabel("MSE  ‖X̃(Ŵ−W*)‖²/(nN)")
         v = verdicts[(verdicts["sweep"] == sweep) & (verdicts["estimator"] == fig.estimator)]
@@ -248,12 +252,7 @@ def draw_slack_figure(theorem: str, points: pd.DataFrame):
         ax.axhline(1.0, color="0.5", lw=0.8)  # an equality: no slack
         ax.set_xscale("log")
         ax.set_yscale("log")
-        xs = np.sort(pts["x"].unique())
-        shown = labelled_ticks(xs)
-        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(xs))
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter(
-            [f"{x:g}" if x in shown else "" for x in xs]))
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        sweep_ticks(ax, pts["x"])
         varied = pts["varied"].iloc[0]
         ax.set_xlabel(SYMBOLS.get(varied, varied))
         ax.set_ylabel("slack factor (step over the previous one)")

@@ -354,15 +354,10 @@ def check_everything(directory: Path, conf: Path | None = None) -> list[Figure]:
     """The figures of ``directory``, once every figure file and every sweep config they use
     passed every check; otherwise :class:`DefinitionError` listing every problem found."""
     from .analysis import registered_constants
-    from .experiments import figure_problems, read_figure, theorem_problems
+    from .experiments import figure_problems, read_figures, theorem_problems
 
     conf = Path(conf or conf_dir())
-    figures, problems = [], []
-    for path in sorted(Path(directory).glob("*.yaml")):
-        fig, found = read_figure(path)
-        problems += found
-        if fig is not None:
-            figures.append(fig)
+    figures, problems = read_figures(directory)
     for fig in figures:
         problems += figure_problems(fig, conf)
     problems += theorem_problems(figures)
