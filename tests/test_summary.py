@@ -165,3 +165,14 @@ def test_help_introduces_theory_check():
     assert "powered by Hydra" not in proc.stdout
     assert "theory-check -m n=100,200,400 seed='range(3)'" in proc.stdout
     assert "estimator: convex_linear, data_svd" in proc.stdout  # the config groups, listed
+
+
+def test_a_categorical_parameter_splits_the_rows_and_never_is_the_swept_one():
+    # The misspecification runs vary the model family (a string) and n: a rate can only be
+    # followed along n, and each family is a sweep of its own.
+    rows = pd.DataFrame({"experiment_name": "misspec", "sweep": "none", "theorem": "4.4",
+                         "model": ["hadamard", "low_rank", "power_law"] * 2, "n": [32] * 3 + [64] * 3})
+    parts = summary.split_sweeps(rows)
+    assert [(name, varied, len(part)) for name, varied, part in parts] == [
+        ("misspec[model=hadamard]", "n", 2), ("misspec[model=low_rank]", "n", 2),
+        ("misspec[model=power_law]", "n", 2)]

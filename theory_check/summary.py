@@ -158,10 +158,13 @@ def split_sweeps(rows: pd.DataFrame, swept: str | None = None) -> list[tuple[str
     moving = varying(rows, columns)
     declared = str(rows["sweep"].iloc[0]) if "sweep" in rows else "none"
     if swept is None:
-        if declared in rows:
+        # Only a numeric parameter can carry a rate along it; a categorical one (the model
+        # family of the misspecification runs, say) splits the rows into sweeps instead.
+        numeric = [c for c in moving if pd.api.types.is_numeric_dtype(rows[c])]
+        if declared in rows and pd.api.types.is_numeric_dtype(rows[declared]):
             swept = declared
-        elif moving:
-            swept = max(moving, key=lambda c: rows[c].astype(str).nunique())
+        elif numeric:
+            swept = max(numeric, key=lambda c: rows[c].nunique())
     others = [c for c in moving if c != swept]
     if not others:
         return [(name, swept, rows)]
