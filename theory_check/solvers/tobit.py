@@ -152,6 +152,15 @@ def _loss_and_grad(M, Y, positive, sigma, *, grad):
     return f, g
 
 
+def _gradient(M, Y, positive, sigma):
+    """∇f(M) alone (as :func:`_loss_and_grad`): the solver's extrapolated points need no
+    f, and log Φ costs as much as λ (14 against 17 ms on 5e5 censored entries)."""
+    g = (M - Y) / sigma / sigma  # as r / σ there
+    zero = ~positive
+    g[zero] = inverse_mills(M[zero] / -sigma) / sigma
+    return g
+
+
 def _default_projection():
     # Imported on first use so this module (and its tests with a stand-in projection) works
     # independently of the Theorem-4.4 solver module.
@@ -260,7 +269,7 @@ def tobit_apg(
         :func:`theory_check.solvers.projection.project_K`. Must be positively homogeneous
         (it is called on the scaled data when σ is outside [1e-50, 1e50]).
     M0 : array of shape (n, N), optional
-        Starting point (projected first); default: the projection of Y.
+        Point the first projected-gradient step starts from (need not lie in K); default Y.
     tol : float in (0, 1)
         Target of the certificate.
     max_iter : int, ``>= 1``
@@ -338,7 +347,11 @@ def _tobit_apg(Y, sigma, alpha, r, basis, project, M0, tol, max_iter, projection
         proj_iters += int(pinfo.get("iterations", 0))
         return out, pinfo
 
-    x = P(Y if M0 is None else M0, _LOOSE_PROJECTION_TOL)[0]
+    # The first step starts from y = M0 (default Y) itself, in K or not: the projected-gradient
+    # step and its bound hold for any y, so projecting the start first (one nuclear
+    # decomposition, an eighth of the solve at n = 1024) bought nothing. It is always accepted
+    # (y is x), so the returned point is feasible.
+    x = Y if M0 is None else M0
     fx, gx = _loss_and_grad(x, Y, positive, sigma, grad=True)
     x_prev = x
     y, gy = x, gx
@@ -356,13 +369,16 @@ def _tobit_apg(Y, sigma, alpha, r, basis, project, M0, tol, max_iter, projection
                    min(_LOOSE_PROJECTION_TOL, _PROJECTION_TOL_RATIO * certificate))
         target = y - step * gy
         x_new, pinfo = P(target, ptol)
-        f_new, g_new = _loss_and_grad(x_new, Y, positive, sigma, grad=True)
+        # Only f at x⁺: its gradient is needed only after a restart (from x), so it is
+        # computed then.
+        f_new = _loss_and_grad(x_new, Y, positive, sigma, grad=False)[0]
         cert_new = bound(y, x_new, f_new)
-        if cert_new <= tol and ptol > projection_tol:
+        if cert_new <= tol and not pinfo["certificate"] <= projection_tol:
             # The bound assumes an exact projection: finish this one to projection_tol (the
-            # warm start continues it) before trusting the bound.
+            # warm start continues it) before trusting the bound. A projection that already
+            # met it (the nuclear or clip exits are exact) is not redone.
             x_new, pinfo = P(target, projection_tol)
-            f_new, g_new = _loss_and_grad(x_new, Y, positive, sigma, grad=True)
+            f_new = _loss_and_grad(x_new, Y, positive, sigma, grad=False)[0]
             cert_new = bound(y, x_new, f_new)
         if f_new > fx and y is not x:
             # Momentum overshot: drop it and redo a plain projected-gradient step from x,
@@ -370,18 +386,20 @@ def _tobit_apg(Y, sigma, alpha, r, basis, project, M0, tol, max_iter, projection
             restarts += 1
             t = 1.0
             x_prev = x
+            if gx is None:
+                gx = _gradient(x, Y, positive, sigma)
             y, gy = x, gx
             continue
         certificate = cert_new
         proj_cert = float(pinfo["certificate"])
-        x_prev, x, fx, gx = x, x_new, f_new, g_new
+        x_prev, x, fx, gx = x, x_new, f_new, None
         if certificate <= tol:
-            converged = bool(pinfo["converged"])
+            converged = bool(pinfo["converged"]) and proj_cert <= projection_tol
             break
         t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
         y = x + ((t - 1.0) / t_new) * (x - x_prev)
         t = t_new
-        gy = _loss_and_grad(y, Y, positive, sigma, grad=True)[1]
+        gy = _gradient(y, Y, positive, sigma)
 
     info = {
         "solver": "tobit_apg",
