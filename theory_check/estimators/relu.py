@@ -122,8 +122,8 @@ def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
         if not np.any(Y_train > 0):  # a part with no activation at all: nothing to fit
             failed.append(True)
             return np.zeros((X_train.shape[1], Y_train.shape[1]))
-        # Started from the previous candidate's fit on the same part (tobit_apg projects it
-        # onto the new K first): along the grid the solutions move little.
+        # Started from the previous candidate's fit on the same part (tobit_apg's first step
+        # starts from it, in the new K or not): along the grid the solutions move little.
         start = last.get("M") if last.get("X") is X_train else None
         W, info = _relu_mle(X_train, Y_train, *candidate, sigma, cv_tol, max_iter, M0=start)
         last.update(X=X_train, M=X_train @ W)

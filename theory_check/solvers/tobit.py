@@ -226,7 +226,7 @@ def tobit_apg(
 
     Iteration: ``x⁺ = P(y − σ²∇f(y))`` (σ² = 1/L), Nesterov extrapolation of ``y``, and an
     adaptive restart (momentum reset, step redone from the last iterate) whenever
-    ``f(x⁺) > f(x)``, so the accepted iterates decrease f monotonically.
+    ``f(x⁺) > f(x)``, so the accepted iterates after the first decrease f monotonically.
 
     Stopping certificate: a rigorous upper bound on ``f(x⁺) − f*`` from the gradient mapping
     ``G = (y − x⁺)/σ²`` at each step. For z in K, the 1/σ² smoothness of f, the optimality of
@@ -244,8 +244,10 @@ def tobit_apg(
     Only the last step's projection enters the bound, so the steps before it are projected
     to a tolerance that follows the certificate (``3e-2·certificate``, at most 1e-2, at least
     ``projection_tol``; the result is always feasible); a step whose bound meets ``tol`` with
-    a looser projection finishes that projection to ``projection_tol`` and recomputes the
-    bound before it is accepted.
+    a projection certified only to a looser tolerance finishes that projection to
+    ``projection_tol`` and recomputes the bound before it is accepted. The first step starts
+    from ``y = M0`` (default Y) unprojected, and is always accepted, so every step costs one
+    projection (plus one after each restart).
 
     Parameters
     ----------
