@@ -19,6 +19,11 @@ Every generator records ``meta.alpha`` (α of K), ``meta.noise_bound`` (β), ``m
 ‖Z*‖_*²/(‖Z*‖_∞² nN), ``meta.z_inf`` and ``meta.z_nuc``, and checks ``Z* ∈ K`` before returning;
 its problem keeps the noise G and declares Theorem 4.4's proof chain for ``convex_linear``
 (:func:`theory_check.proofs.thm44_chain`).
+
+Each generator is its noiseless ground-truth draw (``low_rank_truth``, ``power_law_truth``,
+``hadamard_truth``: X̃, W*, Z* and the records, as a :class:`Truth`; Model R observes these
+through ReLU) followed by the noise and the pretrained side. A draw that solves for W* keeps
+the factorization of X̃ (its ``ColumnSpace``) for the later solves with X̃: one QR per problem.
 """
 
 from __future__ import annotations
