@@ -158,11 +158,12 @@ class ColumnSpace:
     :func:`thin_svd`: ``‖R‖_F‖R⁻¹‖_F`` bounds the condition number s_max/s_min from above
     (singular values of R are those of X̃). Then ``X̃⁺M = Q R⁻ᵀ M`` (wide) or ``R⁻¹QᵀM``
     (tall) by triangular solves, and the basis is Q (tall) or None. Otherwise, and with
-    ``method="svd"``, it uses the thin SVD ``X̃ = U_k Σ_k V_kᵀ`` with its rank cut. At
-    n = d = 2048 the QR path took 0.15 of the SVD's time (one BLAS thread).
+    ``method="svd"``, it uses the thin SVD ``X̃ = U_k Σ_k V_kᵀ`` with its rank cut
+    (``rcond``, default :func:`default_rcond`; the QR path is certified against the same cut).
+    At n = d = 2048 the QR path took 0.15 of the SVD's time (one BLAS thread).
     """
 
-    def __init__(self, X_tilde: np.ndarray, *, method: str = "qr"):
+    def __init__(self, X_tilde: np.ndarray, *, method: str = "qr", rcond: float | None = None):
         if method not in ("qr", "svd"):
             raise ValueError(f"method must be 'qr' or 'svd', got {method!r}")
         # X̃ is factored divided by 2^e outside SCALE_RANGE (col X̃ is the same; X̃⁺ scales
@@ -170,34 +171,58 @@ class ColumnSpace:
         self._exponent = scale_exponent(X_tilde)
         if self._exponent:
             X_tilde = np.ldexp(X_tilde, -self._exponent)
-        self._qr = _full_rank_qr(X_tilde) if method == "qr" else None
+        self._qr = _full_rank_qr(X_tilde, rcond) if method == "qr" else None
         if self._qr is not None:
             Q, _, wide = self._qr
-            self.basis = None if wide else Q
+            self.basis = self.frame = None if wide else Q
             return
-        self._U, self._s, self._Vt = thin_svd(X_tilde)
+        self._U, self._s, self._Vt = thin_svd(X_tilde, rcond=rcond)
         self.basis = None if self._U.shape[1] == X_tilde.shape[0] else self._U
+        self.frame = self._U
 
     def weight(self, M: np.ndarray) -> np.ndarray:
         """Minimum-norm ``Ŵ`` (d, N) with ``X̃Ŵ = P_{col X̃} M``.
 
         Raises ``ValueError`` when Ŵ has entries beyond the float range (X̃ tiny against M).
         """
-        exponent = scale_exponent(M)
-        W = self._weight(np.ldexp(M, -exponent) if exponent else M)
+        return self._scaled(lambda A: self._weight(self.coordinates(A)), M)
+
+    def coordinates(self, M: np.ndarray) -> np.ndarray:
+        """``C = FᵀM`` (k, N) in the orthonormal frame ``F = self.frame`` (n, k) of col(X̃)
+        that this factorization carries: Q of a tall X̃'s QR, U_k of the SVD, or None for the
+        identity (C = M itself) when the QR certified full row rank. ``F C = P_{col X̃} M``,
+        and :meth:`weight_of_coordinates` maps C to Ŵ without forming F C."""
+        return M if self.frame is None else self.frame.T @ M
+
+    def weight_of_coordinates(self, C: np.ndarray) -> np.ndarray:
+        """Minimum-norm ``Ŵ`` (d, p) with ``X̃Ŵ = F C`` for coordinates C (k, p) in the frame of
+        :meth:`coordinates`; a rank-r fit ``F L Rᵀ`` costs O(ndr) as ``weight_of_coordinates(L)
+        @ Rᵀ``.
+
+        Raises ``ValueError`` when Ŵ has entries beyond the float range (X̃ tiny against C).
+        """
+        return self._scaled(self._weight, C)
+
+    def _scaled(self, solve, A):
+        """``solve(A)``, linear in A, computed on A divided by a power of two outside
+        SCALE_RANGE and scaled back (with X̃'s own factor), then checked representable."""
+        exponent = scale_exponent(A)
+        W = solve(np.ldexp(A, -exponent) if exponent else A)
         exponent -= self._exponent
         if exponent:
             with np.errstate(over="ignore"):
                 W = np.ldexp(W, exponent)
         return check_representable(W)
 
-    def _weight(self, M):
+    def _weight(self, C):
+        # U_kᵀ, Qᵀ or I was applied by coordinates(); what is left is the triangular or
+        # diagonal factor and the right-hand orthogonal one.
         if self._qr is None:
-            return self._Vt.T @ ((self._U.T @ M) / self._s[:, None])
+            return self._Vt.T @ (C / self._s[:, None])
         Q, R, wide = self._qr
         if wide:  # X̃ = RᵀQᵀ: Ŵ = Q R⁻ᵀ M lies in the row space, so it is the minimum-norm one.
-            return Q @ scipy.linalg.solve_triangular(R, M, trans="T", check_finite=False)
-        return scipy.linalg.solve_triangular(R, Q.T @ M, check_finite=False)
+            return Q @ scipy.linalg.solve_triangular(R, C, trans="T", check_finite=False)
+        return scipy.linalg.solve_triangular(R, C, check_finite=False)
 
 
 #: Data whose largest entry lies in this range are used in the caller's units by the
@@ -232,9 +257,10 @@ def check_representable(W: np.ndarray,
 QR_CONDITION_MARGIN = 1e-2
 
 
-def _full_rank_qr(A):
+def _full_rank_qr(A, rcond=None):
     """``(Q, R, wide)`` with ``A = RᵀQᵀ`` (wide) or ``A = QR`` (tall), if A has full rank
-    min(A.shape) by :func:`thin_svd`'s rule, certified by ``‖R‖_F‖R⁻¹‖_F``; else None."""
+    min(A.shape) by :func:`thin_svd`'s rule with ``rcond`` (default :func:`default_rcond`),
+    certified by ``‖R‖_F‖R⁻¹‖_F``; else None."""
     wide = A.shape[1] >= A.shape[0]
     Q, R = scipy.linalg.qr(A.T if wide else A, mode="economic", check_finite=False)
     # R⁻¹ is formed only for its norm, an upper bound on 1/s_min (LAPACK's trcon only
@@ -243,6 +269,9 @@ def _full_rank_qr(A):
     if info != 0:
         return None
     kappa = np.linalg.norm(R) * np.linalg.norm(R_inv)
-    if not np.isfinite(kappa) or kappa * default_rcond(A.shape) > QR_CONDITION_MARGIN:
+    # A cut below the default one still needs the default's margin: the bound itself is only
+    # reliable while κ·ε is small.
+    cut = default_rcond(A.shape) if rcond is None else max(rcond, default_rcond(A.shape))
+    if not np.isfinite(kappa) or kappa * cut > QR_CONDITION_MARGIN:
         return None
     return Q, R, wide

@@ -17,8 +17,7 @@ import time
 import numpy as np
 import scipy.optimize
 
-from ..linalg import (ColumnSpace, binary_exponent, blas_threads_by_size, check_representable,
-                      thin_svd)
+from ..linalg import ColumnSpace, binary_exponent, blas_threads_by_size, check_representable
 from ..problem import Problem
 from ..solvers.tobit import (PROJECTION_TOL, check_activations, check_projection_alpha,
                              tobit_apg)
@@ -28,7 +27,7 @@ from ..validation import (check_choice, check_int, check_matrix, check_nonzero, 
 from . import cv
 from .base import Estimate, Estimator
 from .cv import check_alpha_rank, check_cv_options, resolve_alpha, resolve_rank
-from .svd import data_svd
+from .svd import closed_form_factors, data_svd
 
 
 def _check_relu_data(X_tilde, Y, rank, allow_cv=False):
@@ -162,11 +161,13 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, alpha: float | None = None, tol: fl
     constraint L-BFGS-B can impose on the factors A, B. A ridge term on Z would shrink every
     entry, the well-determined ones too.
 
-    Parametrized in the coordinates of the thin SVD ``X̃ = U_k Σ_k V_kᵀ``: ``X̃A = U_k Ã`` with
-    Ã (k, r) free, so the optimization is over (Ã, B) and runs in O(nNr) per evaluation.
-    Started from the closed-form estimator :func:`~theory_check.estimators.data_svd`
-    (a balanced factorization of its ``[U_kᵀY]_r``) and run by L-BFGS; where ReLU is flat
-    the gradient is taken as 0 (the usual subgradient).
+    Parametrized in an orthonormal frame F (n, k) of col(X̃)
+    (:class:`~theory_check.linalg.ColumnSpace`: F = I when X̃ has full row rank, else Q of its
+    QR or U_k of its SVD): ``X̃A = FÃ`` with Ã (k, r) free, so the optimization is over
+    (Ã, B) and runs in O(nNr) per evaluation. Started from the closed-form estimator
+    :func:`~theory_check.estimators.data_svd` (a balanced factorization of its ``[FᵀY]_r``,
+    whose SVD is the only one made) and run by L-BFGS; where ReLU is flat the gradient is
+    taken as 0 (the usual subgradient).
 
     Parameters
     ----------
@@ -235,16 +236,19 @@ NONCONVEX_SCALE_RANGE = (2.0**-8, 2.0**8)
 def _relu_nonconvex(X_tilde, Y, rank, alpha, tol, max_iter):
     """:func:`relu_nonconvex` on checked arguments."""
     start = time.perf_counter()
-    U, s, Vt = thin_svd(X_tilde)
-    k, N = U.shape[1], Y.shape[1]
-    # The data_svd start in SVD coordinates: Σ_k V_kᵀ Ŵ₀ = [U_kᵀY]_r, factored with balanced
-    # singular values so neither factor dominates the L-BFGS metric.
-    C0 = s[:, None] * (Vt @ data_svd(X_tilde, Y, rank))
-    P, c, Qt = np.linalg.svd(C0, full_matrices=False)
-    root = np.sqrt(c[:rank])
-    x0 = np.concatenate([(P[:, :rank] * root).ravel(), (root[:, None] * Qt[:rank]).ravel()])
+    col = ColumnSpace(X_tilde)
+    # Coordinates in an orthonormal frame F of col(X̃) (F = I when X̃ has full row rank):
+    # X̃A = FÃ. The data_svd start is F[FᵀY]_r, and its SVD factors give the balanced start
+    # (singular values split evenly, so neither factor dominates the L-BFGS metric). L-BFGS
+    # is invariant under the orthogonal change between two such frames.
+    C = col.coordinates(Y)
+    k, N = C.shape
+    rank = min(rank, k)  # a rank-deficient X̃ leaves rank-k fits only
+    P, c, Qt = closed_form_factors(C, rank)
+    root = np.sqrt(c)
+    x0 = np.concatenate([(P * root).ravel(), (root[:, None] * Qt).ravel()])
 
-    fun = _factored_objective(U, Y, alpha, rank)
+    fun = _factored_objective(col.frame, Y, alpha, rank)
 
     f0, g0 = fun(x0)
     stationary_start = not np.any(g0)
@@ -262,10 +266,11 @@ def _relu_nonconvex(X_tilde, Y, rank, alpha, tol, max_iter):
         converged = (res.status in (0, 2) and 1 <= iterations < max_iter) or stationary_start
     A_t = x[: k * rank].reshape(k, rank)
     B = x[k * rank:].reshape(rank, N)
-    W_hat = check_representable(Vt.T @ ((A_t / s[:, None]) @ B))
+    W_hat = check_representable(col.weight_of_coordinates(A_t) @ B)
 
     def parts(x_):
-        Z = U @ x_[: k * rank].reshape(k, rank) @ x_[k * rank:].reshape(rank, N)
+        A_, B_ = x_[: k * rank].reshape(k, rank), x_[k * rank:].reshape(rank, N)
+        Z = _in_frame(col.frame, A_) @ B_
         excess = np.maximum(np.abs(Z) - alpha, 0.0)
         return (float(np.sum((np.maximum(Z, 0.0) - Y) ** 2)), float(np.vdot(excess, excess)),
                 float(np.abs(Z).max()))
@@ -286,21 +291,28 @@ def _relu_nonconvex(X_tilde, Y, rank, alpha, tol, max_iter):
     return W_hat, info
 
 
-def _factored_objective(U, Y, alpha, rank):
-    """``x = (Ã, B) ↦ (f, ∇f)`` for ``f = ½‖ReLU(Z) − Y‖² + ½‖(|Z| − α)_+‖²``, ``Z = UÃB``."""
-    k, N = U.shape[1], Y.shape[1]
+def _in_frame(F, A):
+    """``F A`` for an orthonormal frame F (n, k), ``A`` itself for F = None (the identity)."""
+    return A if F is None else F @ A
+
+
+def _factored_objective(F, Y, alpha, rank):
+    """``x = (Ã, B) ↦ (f, ∇f)`` for ``f = ½‖ReLU(Z) − Y‖² + ½‖(|Z| − α)_+‖²``, ``Z = FÃB``,
+    F (n, k) an orthonormal frame of col(X̃) or None for the identity (k = n)."""
+    k, N = (Y.shape[0] if F is None else F.shape[1]), Y.shape[1]
 
     def fun(x):
         A_t = x[: k * rank].reshape(k, rank)
         B = x[k * rank:].reshape(rank, N)
-        UA = U @ A_t
-        Z = UA @ B
+        FA = _in_frame(F, A_t)
+        Z = FA @ B
         R = np.maximum(Z, 0.0) - Y
         excess = np.maximum(np.abs(Z) - alpha, 0.0)
         value = 0.5 * float(np.vdot(R, R)) + 0.5 * float(np.vdot(excess, excess))
         R[Z <= 0] = 0.0  # ReLU is flat there: no gradient flows back
         R += np.sign(Z) * excess
-        grad = np.concatenate([(U.T @ (R @ B.T)).ravel(), (UA.T @ R).ravel()])
+        RB = R @ B.T
+        grad = np.concatenate([(RB if F is None else F.T @ RB).ravel(), (FA.T @ R).ravel()])
         return value, grad
 
     return fun

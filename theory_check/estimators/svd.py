@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from ..linalg import (blas_threads_by_size, check_representable, scale_exponent, thin_svd,
-                      truncate)
+from ..linalg import (ColumnSpace, blas_threads_by_size, check_representable, scale_exponent,
+                      thin_svd, truncate)
 from ..problem import Problem
 from ..validation import check_int, check_matrix, check_nonzero, check_rank, check_real
 from . import cv
@@ -45,10 +45,13 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
              cv_rank_grid=None, cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0):
     """Rank-constrained least squares ``argmin_{rank W' <= r} ‖X̃W' − Y‖_F`` in closed form.
 
-    With the thin SVD ``X̃ = U_k Σ_k V_kᵀ`` (k the numerical rank), the solution is
-    ``V_k Σ_k⁻¹ [U_kᵀ Y]_r``; it is the minimum-norm minimizer when ``X̃`` is rank-deficient.
-    Working in the SVD basis keeps ``X̃ Ŵ = U_k [U_kᵀY]_r`` accurate for any condition number
-    (the Gram matrix ``X̃ᵀX̃`` is never formed).
+    With F (n, k) an orthonormal basis of col(X̃) (k the numerical rank), the fit is
+    ``X̃Ŵ = F [FᵀY]_r`` and Ŵ the minimum-norm weight giving it. F and Ŵ come from the QR
+    factorization of X̃ (or of X̃ᵀ when d >= n: then F = I) when its triangular factor
+    certifies full rank, else from the thin SVD ``X̃ = U_k Σ_k V_kᵀ`` with its rank cut
+    (Ŵ = ``V_k Σ_k⁻¹ [U_kᵀ Y]_r``; :class:`~theory_check.linalg.ColumnSpace`). Either way one
+    full SVD (of FᵀY, k×N) and triangular solves with r right-hand sides: the Gram matrix
+    ``X̃ᵀX̃`` is never formed, and ``X̃ Ŵ`` stays accurate for any condition number.
 
     Parameters
     ----------
@@ -122,10 +125,26 @@ class _RankPath:
 
 
 def _data_svd(X_tilde, Y, rank, rcond):
-    U, s, Vt = thin_svd(X_tilde, rcond=rcond)
-    B = U.T @ Y
-    B_r = truncate(B, rank) if rank < min(B.shape) else B
-    return Vt.T @ (B_r / s[:, None])
+    col = ColumnSpace(X_tilde, rcond=rcond)
+    C = col.coordinates(Y)
+    if rank >= min(C.shape):  # nothing to truncate: the least-squares fit itself
+        return col.weight_of_coordinates(C)
+    P, c, Qt = closed_form_factors(C, rank)
+    return col.weight_of_coordinates(P * c) @ Qt
+
+
+def closed_form_factors(C: np.ndarray, rank: int):
+    """The top ``r' = min(rank, k, N)`` singular triplets ``P (k, r'), c (r',), Qt (r', N)`` of
+    C (k, N), ``[C]_r = P diag(c) Qt``, from one full SVD of C.
+
+    With ``C = col.coordinates(Y)`` (:meth:`~theory_check.linalg.ColumnSpace.coordinates`,
+    coordinates in an orthonormal frame F of col(X̃)), ``F [C]_r`` is data_svd's fit
+    ``X̃Ŵ``: every orthonormal frame of col(X̃) gives the same one, the best rank-r
+    approximation of ``P_{col X̃} Y``, and ``Ŵ = col.weight_of_coordinates(P * c) @ Qt``.
+    """
+    P, c, Qt = scipy.linalg.svd(C, full_matrices=False, lapack_driver="gesdd",
+                                check_finite=False)
+    return P[:, :rank], c[:rank], Qt[:rank]
 
 
 class WeightSVD(Estimator):

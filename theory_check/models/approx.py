@@ -19,18 +19,24 @@ Every generator records ``meta.alpha`` (α of K), ``meta.noise_bound`` (β), ``m
 ‖Z*‖_*²/(‖Z*‖_∞² nN), ``meta.z_inf`` and ``meta.z_nuc``, and checks ``Z* ∈ K`` before returning;
 its problem keeps the noise G and declares Theorem 4.4's proof chain for ``convex_linear``
 (:func:`theory_check.proofs.thm44_chain`).
+
+Each generator is its noiseless ground-truth draw (``low_rank_truth``, ``power_law_truth``,
+``hadamard_truth``: X̃, W*, Z* and the records, as a :class:`Truth`; Model R observes these
+through ReLU) followed by the noise and the pretrained side. A draw that solves for W* keeps
+the factorization of X̃ (its ``ColumnSpace``) for the later solves with X̃: one QR per problem.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
 
 from .. import proofs, rates
 from ..designs import orthonormal
-from ..linalg import lstsq, thin_svd
+from ..linalg import ColumnSpace, thin_svd
 from ..problem import Problem
 from ..validation import check_int, check_real
 from .strong import check_sizes, pretrained_from
@@ -39,8 +45,23 @@ from .strong import check_sizes, pretrained_from
 MEMBERSHIP_RTOL = 1e-9
 
 
-def _finish(rng, X_tilde, W_star, *, alpha, r, sigma, delta, noise, **extra) -> Problem:
-    """Check ``Z* = X̃W* ∈ K(α, r)``, add the noise and the pretrained side, record the norms."""
+class Truth(NamedTuple):
+    """A drawn ground truth of a Model-A family, checked in K(α, r): ``col`` is the
+    :class:`~theory_check.linalg.ColumnSpace` of X̃ when the draw factored X̃ (None
+    otherwise), so that later solves with X̃ reuse it; ``meta`` holds α, ‖Z*‖_∞, ‖Z*‖_*,
+    r_eff and the family's own records; ``r`` and ``sigma`` are the checked arguments."""
+
+    X_tilde: np.ndarray
+    W_star: np.ndarray
+    Z_star: np.ndarray
+    col: ColumnSpace | None
+    meta: dict
+    r: int
+    sigma: float
+
+
+def _truth(X_tilde, W_star, col=None, *, alpha, r, sigma, **extra) -> Truth:
+    """``Z* = X̃W*``, checked in K(α, r), with its norms recorded."""
     n, N = X_tilde.shape[0], W_star.shape[1]
     Z_star = X_tilde @ W_star
     z_inf = float(np.abs(Z_star).max())
@@ -50,10 +71,21 @@ def _finish(rng, X_tilde, W_star, *, alpha, r, sigma, delta, noise, **extra) -> 
         raise ValueError(
             f"Z* is not in K(alpha={alpha}, r={r}): ‖Z*‖_∞ = {z_inf:.4g} (bound {alpha:.4g}), "
             f"‖Z*‖_* = {z_nuc:.4g} (bound α√(rnN) = {radius:.4g}); increase r")
-    G, bound = noise(rng, (n, N), sigma)
-    X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta)
-    meta.update(alpha=alpha, noise_bound=bound, z_inf=z_inf, z_nuc=z_nuc,
+    meta = dict(alpha=alpha, z_inf=z_inf, z_nuc=z_nuc,
                 r_eff=z_nuc**2 / (z_inf**2 * n * N) if z_inf > 0 else 0.0, **extra)
+    return Truth(X_tilde, W_star, Z_star, col, meta, r, sigma)
+
+
+def _finish(rng, truth: Truth, *, delta, noise) -> Problem:
+    """Add the noise and the pretrained side to a drawn truth."""
+    X_tilde, W_star, Z_star, r, sigma = (truth.X_tilde, truth.W_star, truth.Z_star, truth.r,
+                                         truth.sigma)
+    n, N = Z_star.shape
+    alpha = truth.meta["alpha"]
+    G, bound = noise(rng, (n, N), sigma)
+    X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta, col=truth.col)
+    meta.update(alpha=alpha, noise_bound=bound)
+    meta.update(truth.meta)
     predicted = rates.thm31_columns(n, N, r, sigma, meta["k"])
     if np.isfinite(bound):  # Theorem 4.4 needs bounded noise, β = max |G_ij|
         predicted["rate_thm44"] = rates.thm44_bound(n, N, r, alpha, bound)
@@ -85,12 +117,18 @@ def low_rank(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0) -> 
     Problem
         With ``meta.alpha``, ``meta.noise_bound``, ``meta.r_eff``, ``meta.z_inf``, ``meta.z_nuc``.
     """
+    truth = low_rank_truth(rng, n=n, d=d, N=N, r=r, sigma=sigma, design=design, alpha=alpha)
+    return _finish(rng, truth, delta=delta, noise=noise)
+
+
+def low_rank_truth(rng, *, n, d, N, r, sigma, design, alpha=1.0) -> Truth:
+    """The ground truth of :func:`low_rank` alone (its arguments), without noise."""
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     X_tilde = design(rng, n, d)
     W_star = rng.standard_normal((d, r)) @ rng.standard_normal((r, N))
     W_star *= alpha / np.abs(X_tilde @ W_star).max()
-    return _finish(rng, X_tilde, W_star, alpha=alpha, r=r, sigma=sigma, delta=delta, noise=noise)
+    return _truth(X_tilde, W_star, alpha=alpha, r=r, sigma=sigma)
 
 
 def power_law(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
@@ -112,6 +150,13 @@ def power_law(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
     -------
     Problem
     """
+    truth = power_law_truth(rng, n=n, d=d, N=N, r=r, sigma=sigma, design=design, alpha=alpha,
+                            gamma=gamma)
+    return _finish(rng, truth, delta=delta, noise=noise)
+
+
+def power_law_truth(rng, *, n, d, N, r, sigma, design, alpha=1.0, gamma=1.0) -> Truth:
+    """The ground truth of :func:`power_law` alone (its arguments), without noise."""
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     gamma = check_real("gamma", gamma, low=0.0)
@@ -122,8 +167,8 @@ def power_law(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
     C = (orthonormal(rng, U_X.shape[1], m) * s) @ orthonormal(rng, N, m).T
     Z = U_X @ C
     Z *= alpha / np.abs(Z).max()
-    return _finish(rng, X_tilde, lstsq(X_tilde, Z), alpha=alpha, r=r, sigma=sigma, delta=delta,
-                   noise=noise, gamma=gamma)
+    col = ColumnSpace(X_tilde)
+    return _truth(X_tilde, col.weight(Z), col, alpha=alpha, r=r, sigma=sigma, gamma=gamma)
 
 
 def _is_prime(p: int) -> bool:
@@ -204,6 +249,13 @@ def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
         ``meta.q``, ``meta.q_target`` (q*) and ``meta.block_level`` (= q*/q, 1 when exact) are
         recorded too.
     """
+    truth = hadamard_truth(rng, n=n, d=d, N=N, r=r, sigma=sigma, design=design, alpha=alpha,
+                           q=q)
+    return _finish(rng, truth, delta=delta, noise=noise)
+
+
+def hadamard_truth(rng, *, n, d, N, r, sigma, design, alpha=1.0, q=None) -> Truth:
+    """The ground truth of :func:`hadamard` alone (its arguments), without noise."""
     n, d, N, r, sigma = check_sizes(n, d, N, r, sigma)
     alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     if d < n:
@@ -229,5 +281,6 @@ def hadamard(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, alpha=1.0,
     X_tilde = design(rng, n, d)
     S = hadamard_matrix(q)[rng.permutation(q)][:, rng.permutation(q)]
     Z = alpha * np.sqrt(r / q) * np.kron(S, np.ones((n // q, N // q)))
-    return _finish(rng, X_tilde, lstsq(X_tilde, Z), alpha=alpha, r=r, sigma=sigma, delta=delta,
-                   noise=noise, q=q, q_target=float(q_target), block_level=float(q_target / q))
+    col = ColumnSpace(X_tilde)
+    return _truth(X_tilde, col.weight(Z), col, alpha=alpha, r=r, sigma=sigma, q=q,
+                  q_target=float(q_target), block_level=float(q_target / q))

@@ -15,17 +15,15 @@ import numpy as np
 from .. import noise as noise_laws
 from .. import proofs, rates
 from ..metrics import relu_mse
-from ..linalg import lstsq
+from ..linalg import ColumnSpace
 from ..problem import Problem
 from ..validation import check_choice, check_real
 from . import approx
+from .strong import design_meta
 
-FAMILIES = {"low_rank": approx.low_rank, "power_law": approx.power_law,
-            "hadamard": approx.hadamard}
-
-
-def _noiseless(rng, shape, sigma):
-    return np.zeros(shape), 0.0
+#: The Model-A families by name, as their noiseless ground-truth draws.
+FAMILIES = {"low_rank": approx.low_rank_truth, "power_law": approx.power_law_truth,
+            "hadamard": approx.hadamard_truth}
 
 
 def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, family="low_rank",
@@ -72,18 +70,21 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, family="low_ra
     if getattr(noise, "func", noise) is not noise_laws.gaussian:
         raise ValueError("Model R needs Gaussian noise (noise=gaussian): Theorem 4.9's "
                          f"likelihood is the censored Gaussian one, got {noise!r}")
-    truth = FAMILIES[family](rng, n=n, d=d, N=N, r=r, sigma=sigma, delta=0.0, design=design,
-                             noise=_noiseless, alpha=alpha, **params)
+    truth = FAMILIES[family](rng, n=n, d=d, N=N, r=r, sigma=sigma, design=design,
+                             alpha=alpha, **params)
     G, bound = noise(rng, truth.Z_star.shape, sigma)
     Y = np.maximum(truth.Z_star + G, 0.0)
     X_tilde = truth.X_tilde
-    meta = {k: v for k, v in truth.meta.items() if k != "effective_noise_fro"}
+    (n, d), N = X_tilde.shape, Y.shape[1]
+    # The key order of Model A's records (the pretrained side's first), then Model R's own.
+    meta = {**design_meta(n, d), "alpha": truth.meta["alpha"], "noise_bound": 0.0,
+            **truth.meta}
     meta.update(observation="relu", sigma=sigma, noise_bound=bound, family=family,
                 zero_fraction=float(np.mean(Y == 0.0)))
-    n, _, N = truth.shape
     predicted = {**rates.thm31_columns(n, N, r, sigma, meta["k"]),
                  "rate_thm49": rates.thm49_bound(n, N, r, truth.meta["alpha"], sigma)}
     chain = partial(proofs.thm49_chain, alpha=truth.meta["alpha"], r=r, sigma=sigma)
-    return Problem(X_tilde=X_tilde, X=X_tilde, Y=Y, W=lstsq(X_tilde, Y), W_star=truth.W_star,
+    col = truth.col if truth.col is not None else ColumnSpace(X_tilde)
+    return Problem(X_tilde=X_tilde, X=X_tilde, Y=Y, W=col.weight(Y), W_star=truth.W_star,
                    Z_star=truth.Z_star, meta=meta, rates=predicted,
                    metrics={"mse_relu": relu_mse}, noise=G, proofs={"relu_mle": chain})

@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 
 from .. import designs, proofs, rates
-from ..linalg import lstsq
+from ..linalg import ColumnSpace
 from ..problem import Problem
 from ..validation import check_int, check_rank, check_real
 
@@ -22,20 +22,26 @@ def check_sizes(n, d, N, r, sigma):
     return n, d, N, r, sigma
 
 
-def pretrained_from(rng, X_tilde, Z_star, G, delta):
+def design_meta(n: int, d: int) -> dict:
+    """``meta.regime`` and ``meta.k`` of a problem whose X̃ has shape (n, d)."""
+    # Designs draw X̃ of full rank, so k = rank(X̃) = min(n, d).
+    return {"regime": "d>=n" if d >= n else "d<n", "k": min(n, d)}
+
+
+def pretrained_from(rng, X_tilde, Z_star, G, delta, *, col: ColumnSpace | None = None):
     """Pretrained side of Models S and A: ``X = X̃ + Δ``, ``W = X⁺(Z* + G)``, ``Y = XW``.
 
     When ``d ≥ n`` and X has full row rank, ``XW = Z* + G`` exactly; when ``d < n`` the
     observation is the projection ``P_X (Z* + G)`` and the effective noise is ``P_X G``.
+    ``col``, the ColumnSpace of X̃ if the caller has it, is reused when X = X̃ (δ = 0):
+    the factorization is deterministic, so W is bitwise the one from a fresh one.
     """
     n, d = X_tilde.shape
     X = designs.downstream(rng, X_tilde, delta)
-    W = lstsq(X, Z_star + G)
+    W = (col if col is not None and X is X_tilde else ColumnSpace(X)).weight(Z_star + G)
     Y = X @ W
     meta = {
-        "regime": "d>=n" if d >= n else "d<n",
-        # Designs draw X̃ of full rank, so k = rank(X̃) = min(n, d).
-        "k": min(n, d),
+        **design_meta(n, d),
         # What the estimator's target deviates from the truth by: ‖G‖_F when d ≥ n and
         # δ = 0, ‖P_X G‖_F when d < n, plus the downstream mismatch when δ > 0.
         "effective_noise_fro": float(np.linalg.norm(Y - Z_star)),
