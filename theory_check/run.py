@@ -100,9 +100,10 @@ def reference_columns(problem, cfg) -> dict:
     return cols
 
 
-def error_columns(problem, W_hat: np.ndarray) -> dict:
-    """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and the metrics the problem declares."""
-    Z_hat = problem.X_tilde @ W_hat
+def error_columns(problem, W_hat: np.ndarray, Z_hat: np.ndarray | None = None) -> dict:
+    """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and the metrics the problem declares;
+    ``Z_hat``: X̃Ŵ when the caller has it already."""
+    Z_hat = problem.X_tilde @ W_hat if Z_hat is None else Z_hat
     cols = {"mse": mse(Z_hat, problem.Z_star),
             "rel_error": np.linalg.norm(Z_hat - problem.Z_star) / np.linalg.norm(problem.Z_star)}
     cols.update({name: metric(Z_hat, problem.Z_star) for name, metric in problem.metrics.items()})
@@ -141,9 +142,10 @@ def _estimate_row(problem, cfg: DictConfig, node: DictConfig, name: str = "") ->
             row.update(mse=np.nan, rel_error=np.nan, status="error",
                        message="the estimate Ŵ has NaN or inf entries")
             return row
-        row.update(error_columns(problem, estimate.W_hat))
+        Z_hat = problem.X_tilde @ estimate.W_hat  # once: the errors and the proof chain use it
+        row.update(error_columns(problem, estimate.W_hat, Z_hat))
         row.update(proofs.columns(problem, name, OmegaConf.to_container(node, resolve=True),
-                                  estimate.W_hat, estimate.info))
+                                  estimate.W_hat, estimate.info, Z_hat=Z_hat))
         converged = bool(estimate.info.get("converged", True))
         row["status"] = "ok" if converged else "not_converged"
         detail = estimate.info.get("exit") or estimate.info.get("status")

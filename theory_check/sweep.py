@@ -321,6 +321,8 @@ class Sweeper(BasicSweeper):
         problems: dict[str, list[str]] = defaultdict(list)
         n_bad = 0
         todo = []
+        #: Every valid job's run file and estimators, for the summary at the end of the sweep.
+        self.run_files: list[tuple[Path, tuple[str, ...]]] = []
         to_compute = stored = 0
         for job in _bar(iterable=jobs, unit="config", desc="checking configs", leave=False):
             example = " ".join(o for o in filter_overrides(job) if o.partition("=")[0] in shown)
@@ -337,6 +339,7 @@ class Sweeper(BasicSweeper):
             if found or problems:
                 continue  # the sweep will not run: only collect problems
             _, path, missing = run.pending(cfg)
+            self.run_files.append((path, tuple(cfg.estimator)))
             to_compute += len(missing)
             stored += len(cfg.estimator) - len(missing)
             if cfg.force or missing:
