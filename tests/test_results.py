@@ -76,16 +76,16 @@ def test_a_file_rewritten_before_the_lock_is_read_not_moved(tmp_path, monkeypatc
     # A reader sees a damaged file, but by the time it holds the lock a writer has replaced it
     # with a good one: the good one must stay.
     good, _ = two_runs(tmp_path)
-    real_read = results_io.pq.read_table
+    real_open = results_io.pq.ParquetFile
     calls = []
 
     def first_read_fails(path, *args, **kwargs):
         calls.append(path)
         if len(calls) == 1:
             raise results_io.pa.ArrowInvalid("Parquet magic bytes not found in footer")
-        return real_read(path, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(results_io.pq, "read_table", first_read_fails)
+    monkeypatch.setattr(results_io.pq, "ParquetFile", first_read_fails)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_run(good)["key"].tolist() == ["g"]
@@ -97,14 +97,14 @@ def test_os_errors_are_raised_not_taken_for_damage(tmp_path, monkeypatch):
     # the error is raised; a damaged file beside it is still moved aside.
     good, bad = two_runs(tmp_path)
     damage(bad)
-    real_read = results_io.pq.read_table
+    real_open = results_io.pq.ParquetFile
 
     def denied(path, *args, **kwargs):
         if Path(path) == good:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_read(path, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(results_io.pq, "read_table", denied)
+    monkeypatch.setattr(results_io.pq, "ParquetFile", denied)
     with pytest.warns(DamagedResultWarning):
         assert read_run(bad) is None
     with pytest.raises(PermissionError):

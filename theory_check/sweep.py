@@ -58,7 +58,6 @@ from tqdm import tqdm
 
 from . import processes, run
 from .overrides import UnknownParameter, is_absent, sets_existing_key, unknown_parameter
-from .summary import summarize_sweep
 
 log = logging.getLogger(__name__)
 
@@ -388,6 +387,10 @@ class Sweeper(BasicSweeper):
         # Also when every run was already stored: idle workers left to interpreter shutdown
         # delay the end of the command.
         _stop_workers(self.launcher)
+        # Imported here: Hydra imports this module in every joblib worker (its plug-in scan),
+        # and the summary's analysis (scipy.stats, pandas) is the sweep process's alone.
+        from .summary import summarize_sweep
+
         summarize_sweep(self, jobs)
         return returns
 
