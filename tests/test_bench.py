@@ -6,6 +6,7 @@ import inspect
 import os
 import pkgutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -52,3 +53,42 @@ def test_quick_benchmarks_run_at_a_tiny_size(tmp_path, name, kwargs, csv):
     assert len(table) >= 1
     assert len(pd.read_csv(tmp_path / f"{csv}.csv")) == len(table)
     assert "\n\n|" in (tmp_path / f"{csv}.md").read_text()  # a caption, then the table
+
+
+def test_large_table_has_every_estimator_family_and_size_of_the_thm44_thm49_figures(tmp_path):
+    large = importlib.import_module("theory_check.bench.large")
+    sweeps = large.sweep_estimators()
+    # The estimators come from the figure definitions, not from a list in the bench.
+    assert sweeps["thm44_hadamard_n"] == sweeps["thm44_low_rank_n"] == [
+        "convex_linear", "data_svd", "weight_svd"]
+    assert sweeps["thm49_hadamard_n"] == sweeps["thm49_n"] == [
+        "relu_mle", "convex_linear", "data_svd", "relu_nonconvex", "relu_em"]
+    sizes = (24, 32)
+    table = large.run(tmp_path, sizes=sizes, repeats=1)
+    expected = {(family, name, n)
+                for families, names in (
+                    (("hadamard", "low_rank"), sweeps["thm44_hadamard_n"]),
+                    (("relu_hadamard", "relu_low_rank"), sweeps["thm49_n"]))
+                for family in families for name in names for n in sizes}
+    got = list(zip(table["family"], table["estimator"], table["n = N = d"]))
+    assert len(got) == len(set(got)) and set(got) == expected
+    assert (table["svd_s"] > 0).all() and (table["time_s"] > 0).all()
+    assert np.allclose(table["svds"], table["time_s"] / table["svd_s"])
+    assert table["converged"].map(type).eq(bool).all()
+    assert (table["certificate"] >= 0).all() and (table["iterations"] >= 0).all()
+    targets = dict(zip(table["estimator"], table["target"]))
+    assert targets["relu_em"] == 4 and targets["relu_mle"] == 3 and targets["data_svd"] == 1.5
+    assert pd.isna(targets["weight_svd"])
+    assert table["meets"].isna().all()  # the targets are judged from n = 1000 on
+    written = pd.read_csv(tmp_path / "large.csv")
+    assert len(written) == len(table) and "meets" in written
+
+
+def test_large_table_judges_each_target_against_the_measured_svds(tmp_path, monkeypatch):
+    large = importlib.import_module("theory_check.bench.large")
+    monkeypatch.setattr(large, "TARGET_MIN_SIZE", 0)
+    table = large.run(tmp_path, sizes=(16,), repeats=1, sweeps=("thm44_low_rank_n",))
+    judged = table.set_index("estimator")
+    for name in ("convex_linear", "data_svd"):
+        assert judged.loc[name, "meets"] == (judged.loc[name, "svds"] <= judged.loc[name, "target"])
+    assert judged.loc["weight_svd", "meets"] is None

@@ -13,6 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -75,16 +76,16 @@ def test_a_file_rewritten_before_the_lock_is_read_not_moved(tmp_path, monkeypatc
     # A reader sees a damaged file, but by the time it holds the lock a writer has replaced it
     # with a good one: the good one must stay.
     good, _ = two_runs(tmp_path)
-    real_read = results_io.pq.read_table
+    real_open = results_io.pq.ParquetFile
     calls = []
 
     def first_read_fails(path, *args, **kwargs):
         calls.append(path)
         if len(calls) == 1:
             raise results_io.pa.ArrowInvalid("Parquet magic bytes not found in footer")
-        return real_read(path, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(results_io.pq, "read_table", first_read_fails)
+    monkeypatch.setattr(results_io.pq, "ParquetFile", first_read_fails)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_run(good)["key"].tolist() == ["g"]
@@ -96,14 +97,14 @@ def test_os_errors_are_raised_not_taken_for_damage(tmp_path, monkeypatch):
     # the error is raised; a damaged file beside it is still moved aside.
     good, bad = two_runs(tmp_path)
     damage(bad)
-    real_read = results_io.pq.read_table
+    real_open = results_io.pq.ParquetFile
 
     def denied(path, *args, **kwargs):
         if Path(path) == good:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_read(path, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(results_io.pq, "read_table", denied)
+    monkeypatch.setattr(results_io.pq, "ParquetFile", denied)
     with pytest.warns(DamagedResultWarning):
         assert read_run(bad) is None
     with pytest.raises(PermissionError):
@@ -286,3 +287,27 @@ def test_a_column_mixing_numbers_and_text_is_stored_as_text_not_lost(tmp_path):
     assert list(stored["estimator.alpha"][:2]) == ["1.0", "cv"]
     assert pd.isna(stored["estimator.alpha"][2])
     assert list(stored["mse"]) == [0.1, 0.2, 0.3]
+
+
+@pytest.mark.parametrize("rows", [
+    [{"a": 1, "b": True, "c": "x", "d": 1.5}, {"a": None, "b": None, "c": None, "d": float("nan"), "e": 3}],
+    [{"alpha": 1.0, "s": "cv"}, {"alpha": "cv", "s": 2}],  # text beside numbers: stored as text
+    [{"x": np.float64(2.0), "i": np.int64(3), "n": None}, {"x": np.nan, "i": 4, "n": None}],
+    [{"z": None, "w": None}, {"z": np.nan}],  # gaps only: float with a NaN or absent key, else null
+    [{"q": True, "m": ""}, {"q": np.nan, "m": "failed"}],
+])
+def test_rows_written_without_pandas_read_back_as_through_pandas(tmp_path, rows):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from theory_check.results import write_rows_atomic
+
+    write_rows_atomic(tmp_path / "new.parquet", rows)
+    frame = pd.DataFrame(rows)  # the way rows were written through pandas before
+    for column in frame.columns[frame.dtypes == object]:
+        if len({isinstance(v, str) for v in frame[column].dropna()}) > 1:
+            frame[column] = frame[column].astype(str).where(~frame[column].isna(), None)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "old.parquet")
+    new, old = (pq.read_table(tmp_path / f"{name}.parquet") for name in ("new", "old"))
+    assert new.schema.remove_metadata().equals(old.schema.remove_metadata())
+    pd.testing.assert_frame_equal(new.to_pandas(), old.to_pandas())

@@ -54,7 +54,8 @@ def own_estimator(settings: dict) -> bool:
     return all(settings.get(key, default) == default for key, default in OWN_SETTINGS.items())
 
 
-def columns(problem, name: str, settings: dict, W_hat: np.ndarray, info: dict) -> dict:
+def columns(problem, name: str, settings: dict, W_hat: np.ndarray, info: dict,
+            Z_hat: np.ndarray | None = None) -> dict:
     """The ``proof.`` columns of one row: the chain the problem declares for estimator
     ``name``, evaluated unless the estimator's settings are not the theorem's own.
 
@@ -68,6 +69,8 @@ def columns(problem, name: str, settings: dict, W_hat: np.ndarray, info: dict) -
     W_hat : ndarray of shape (d, N)
     info : dict
         The estimator's info (certificate, gap, objective ...).
+    Z_hat : ndarray of shape (n, N), optional
+        X̃Ŵ, when the caller has computed it (it is not computed twice).
 
     Returns
     -------
@@ -79,8 +82,8 @@ def columns(problem, name: str, settings: dict, W_hat: np.ndarray, info: dict) -
     chain = problem.proofs.get(name)
     if chain is None or not own_estimator(settings):
         return {"proof.in_order": None} if problem.proofs else {}
-    return {f"proof.{key}": value
-            for key, value in chain(problem, problem.X_tilde @ W_hat, info).items()}
+    Z_hat = problem.X_tilde @ W_hat if Z_hat is None else Z_hat
+    return {f"proof.{key}": value for key, value in chain(problem, Z_hat, info).items()}
 
 
 # --------------------------------------------------------------------------- linear algebra
@@ -117,19 +120,22 @@ def top_singular_values(A: np.ndarray, count: int = 1) -> np.ndarray:
     return out
 
 
-def _column_coordinates(X_tilde: np.ndarray, A: np.ndarray):
+def _column_coordinates(X_tilde: np.ndarray, A: np.ndarray, W: np.ndarray | None = None):
     """``QᵀA`` (k, p) for Q (n, k) an orthonormal basis of col(X̃), or None when X̃ has full
-    row rank (the designs draw X̃ of full rank, so k = min(n, d)).
+    row rank (the designs draw X̃ of full rank, so k = min(n, d)); with ``W`` (d, q), the pair
+    ``(QᵀA, QᵀX̃W)``.
 
     Computed as ``R⁻ᵀ(X̃ᵀA)`` from the triangular factor of ``X̃ = QR`` by a triangular solve,
     without forming Q: the chains need only singular values of QᵀA, and at n = 3200, d = 100
-    forming Q took as long as the closed-form estimator's solve.
+    forming Q took as long as the closed-form estimator's solve. A matrix X̃W of col(X̃) has
+    coordinates ``RW`` (QᵀX̃W = QᵀQRW), a d×d product instead of the n×d one of X̃ᵀ(X̃W).
     """
     n, d = X_tilde.shape
     if d >= n:
         return None
     R = scipy.linalg.qr(X_tilde, mode="r", check_finite=False)[0][:d]
-    return scipy.linalg.solve_triangular(R, X_tilde.T @ A, trans="T", check_finite=False)
+    coordinates = scipy.linalg.solve_triangular(R, X_tilde.T @ A, trans="T", check_finite=False)
+    return coordinates if W is None else (coordinates, R @ W)
 
 
 def _membership_excess(meta: dict, alpha: float, r: int, n: int, N: int) -> float:
@@ -401,12 +407,12 @@ def thm31_chain(problem, Z_hat: np.ndarray, info: dict, *, r: int, sigma: float)
     n, N = Z_star.shape
     size = n * N
     D = Z_hat - Z_star
-    coordinates = _column_coordinates(problem.X_tilde, np.hstack([Y, Z_star, Z_hat]))
+    coordinates = _column_coordinates(problem.X_tilde, np.hstack([Y, Z_hat]), problem.W_star)
     if coordinates is None:
         k, B, BE, BD = n, Y, Y - Z_star, D
     else:  # D and Z* lie in col(X̃): their singular values are those of their coordinates
-        k = coordinates.shape[0]
-        B, B_star, B_hat = np.split(coordinates, 3, axis=1)
+        (B, B_hat), B_star = np.split(coordinates[0], 2, axis=1), coordinates[1]
+        k = B.shape[0]
         BE, BD = B - B_star, B_hat - B_star
     sigma_r1 = float(top_singular_values(B, r + 1)[r])
     g_op = float(top_singular_values(BE)[0])

@@ -12,6 +12,7 @@ the same runs at once compute each run once.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import sys
@@ -63,17 +64,19 @@ def row_key(run_key_: str, estimator_name: str, estimator_cfg: dict) -> str:
     return stable_hash([run_key_, estimator_name, estimator_cfg])[:24]
 
 
-def make_rng(cfg: DictConfig) -> np.random.Generator:
-    """One generator per run, from ``SeedSequence`` over (seed, hash of experiment and config)."""
-    digest = stable_hash(key_config(cfg))
+def make_rng(cfg: DictConfig, plain: dict | None = None) -> np.random.Generator:
+    """One generator per run, from ``SeedSequence`` over (seed, hash of experiment and config);
+    ``plain``: :func:`key_config` of ``cfg`` when the caller has it."""
+    digest = stable_hash(key_config(cfg) if plain is None else plain)
     words = [int(digest[i : i + 8], 16) for i in range(0, 64, 8)]
     return np.random.default_rng(np.random.SeedSequence([int(cfg.seed), *words]))
 
 
-def config_columns(cfg: DictConfig) -> dict:
-    """Every config field as a flat column: top-level scalars, then ``group`` and ``group.param``."""
+def config_columns(cfg: DictConfig, plain: dict | None = None) -> dict:
+    """Every config field as a flat column: top-level scalars, then ``group`` and ``group.param``;
+    ``plain``: :func:`key_config` of ``cfg`` when the caller has it."""
     cols = {}
-    for k, v in key_config(cfg).items():
+    for k, v in (key_config(cfg) if plain is None else plain).items():
         if isinstance(v, dict):
             cols[k] = v.get("name")
             cols.update({f"{k}.{p}": x for p, x in v.items() if p not in ("name", "_target_")})
@@ -100,9 +103,10 @@ def reference_columns(problem, cfg) -> dict:
     return cols
 
 
-def error_columns(problem, W_hat: np.ndarray) -> dict:
-    """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and the metrics the problem declares."""
-    Z_hat = problem.X_tilde @ W_hat
+def error_columns(problem, W_hat: np.ndarray, Z_hat: np.ndarray | None = None) -> dict:
+    """MSE ‖X̃(Ŵ − W*)‖²/(nN), relative error, and the metrics the problem declares;
+    ``Z_hat``: X̃Ŵ when the caller has it already."""
+    Z_hat = problem.X_tilde @ W_hat if Z_hat is None else Z_hat
     cols = {"mse": mse(Z_hat, problem.Z_star),
             "rel_error": np.linalg.norm(Z_hat - problem.Z_star) / np.linalg.norm(problem.Z_star)}
     cols.update({name: metric(Z_hat, problem.Z_star) for name, metric in problem.metrics.items()})
@@ -114,14 +118,20 @@ def pending(cfg: DictConfig) -> tuple[str, Path, dict]:
     missing there (all rows when ``force``)."""
     key = run_key(cfg)
     path = run_path(cfg.results_dir, cfg.experiment_name, key)
+    return key, path, _missing(cfg, path, _row_keys(cfg, key))
+
+
+def _row_keys(cfg: DictConfig, key: str) -> dict:
+    """``{estimator: (row key, config)}`` of every estimator of the run with key ``key``."""
+    return {name: (row_key(key, name, OmegaConf.to_container(node, resolve=True)), node)
+            for name, node in cfg.estimator.items()}
+
+
+def _missing(cfg: DictConfig, path: Path, row_keys: dict) -> dict:
+    """The entries of ``row_keys`` whose rows ``path`` does not hold (all when ``force``)."""
     existing = None if cfg.force else read_run(path)
     done = set() if existing is None else set(existing["key"])
-    todo = {}
-    for name, node in cfg.estimator.items():
-        rkey = row_key(key, name, OmegaConf.to_container(node, resolve=True))
-        if rkey not in done:
-            todo[name] = (rkey, node)
-    return key, path, todo
+    return {name: entry for name, entry in row_keys.items() if entry[0] not in done}
 
 
 def _estimator_columns(name: str, rkey: str, node: DictConfig) -> dict:
@@ -130,20 +140,31 @@ def _estimator_columns(name: str, rkey: str, node: DictConfig) -> dict:
                if p != "_target_"}}
 
 
+@functools.lru_cache(maxsize=64)
+def _estimator(settings: str):
+    """The estimator a config node (as sorted JSON) instantiates, once per process: a batch's
+    runs share a few estimator configs, and ``instantiate`` took longer than a small solve.
+    Estimators keep only their settings (``theory_check.estimators``), so one instance serves
+    every run, as in a loop over draws."""
+    return instantiate(json.loads(settings))
+
+
 def _estimate_row(problem, cfg: DictConfig, node: DictConfig, name: str = "") -> dict:
     row = {}
+    settings = OmegaConf.to_container(node, resolve=True)
     start = time.perf_counter()
     try:
-        estimate = instantiate(node)(problem, cfg.r)
+        estimate = _estimator(json.dumps(settings, sort_keys=True))(problem, cfg.r)
         row["wall_time"] = time.perf_counter() - start
         row.update({f"solver.{k}": v for k, v in estimate.info.items()})
         if not np.all(np.isfinite(estimate.W_hat)):  # a diverged estimate is a failure, not a number
             row.update(mse=np.nan, rel_error=np.nan, status="error",
                        message="the estimate Ŵ has NaN or inf entries")
             return row
-        row.update(error_columns(problem, estimate.W_hat))
-        row.update(proofs.columns(problem, name, OmegaConf.to_container(node, resolve=True),
-                                  estimate.W_hat, estimate.info))
+        Z_hat = problem.X_tilde @ estimate.W_hat  # once: the errors and the proof chain use it
+        row.update(error_columns(problem, estimate.W_hat, Z_hat))
+        row.update(proofs.columns(problem, name, settings, estimate.W_hat, estimate.info,
+                                  Z_hat=Z_hat))
         converged = bool(estimate.info.get("converged", True))
         row["status"] = "ok" if converged else "not_converged"
         detail = estimate.info.get("exit") or estimate.info.get("status")
@@ -155,11 +176,12 @@ def _estimate_row(problem, cfg: DictConfig, node: DictConfig, name: str = "") ->
     return row
 
 
-def _compute_rows(cfg: DictConfig, key: str, todo: dict) -> list[dict]:
-    """The rows of the estimators in ``todo`` (``{estimator: (row key, config)}``) for one run."""
-    shared = {**config_columns(cfg), "run_key": key, **provenance()}
+def _compute_rows(cfg: DictConfig, key: str, todo: dict, plain: dict) -> list[dict]:
+    """The rows of the estimators in ``todo`` (``{estimator: (row key, config)}``) for one run
+    whose :func:`key_config` is ``plain``."""
+    shared = {**config_columns(cfg, plain), "run_key": key, **provenance()}
     try:
-        problem = generate_problem(cfg, make_rng(cfg))
+        problem = generate_problem(cfg, make_rng(cfg, plain))
         shared.update(problem_columns(problem))
         shared.update(reference_columns(problem, cfg))
     except Exception as exc:  # the config passed validate(): a runtime failure, stored as data
@@ -179,15 +201,19 @@ def try_run(cfg: DictConfig) -> list[dict] | None:
     sweeps of the same runs compute each run once. Returns all the run's rows, or None when
     another live process holds the run's claim (its rows may not be stored yet).
     """
-    key, path, todo = pending(cfg)
-    if not todo:
+    plain = key_config(cfg)  # once: resolving the config costs more than a small run's rows
+    key = stable_hash(plain)[:24]
+    path = run_path(cfg.results_dir, cfg.experiment_name, key)
+    row_keys = _row_keys(cfg, key)
+    if not _missing(cfg, path, row_keys):
         return read_run(path).to_dict("records")
     with claim_run(path) as held:
         if not held:
             return None
-        _, _, todo = pending(cfg)  # read again: the last owner may have stored them meanwhile
+        # Read again: the last owner may have stored them meanwhile.
+        todo = _missing(cfg, path, row_keys)
         if todo:
-            return merge_rows(path, _compute_rows(cfg, key, todo))
+            return merge_rows(path, _compute_rows(cfg, key, todo, plain))
     return read_run(path).to_dict("records")
 
 

@@ -32,7 +32,7 @@ from tabulate import tabulate
 
 from . import analysis
 from .experiments import Figure, Sweep, load_figures
-from .results import load_results, read_run, run_path
+from .results import load_results, read_runs
 
 log = logging.getLogger(__name__)
 
@@ -353,24 +353,19 @@ def summarize_sweep(sweeper, jobs: list[list[str]]) -> None:
 def _summarize_sweep(sweeper, jobs: list[list[str]]) -> None:
     from hydra.core.utils import filter_overrides
 
-    from .run import run_key
-    from .sweep import Composer, _varying
+    from .sweep import _varying
 
-    compose = Composer(sweeper.hydra_context.config_loader, sweeper.config)
-    frames, seen = [], set()
-    for job in jobs:
-        cfg = compose(job)
-        path = run_path(cfg.results_dir, cfg.experiment_name, run_key(cfg))
-        if path in seen:
-            continue
-        seen.add(path)
-        table = read_run(path)
-        if table is not None:
-            frames.append(table[table["estimator"].isin(list(cfg.estimator))])
-    if not frames:
+    # The run files and estimators of every job, as the sweeper's plan found them: composing
+    # every job's config again took as long as the sweep's own runs of the small sizes.
+    files = dict(sweeper.run_files)
+    rows = read_runs(files)
+    if rows is not None:
+        selected = {(path.stem, name) for path, names in files.items() for name in names}
+        keep = [pair in selected for pair in zip(rows["run_key"], rows["estimator"])]
+        rows = rows[keep].reset_index(drop=True) if not all(keep) else rows
+    if rows is None or rows.empty:
         print("theory-check: the sweep stored no rows")
         return
-    rows = pd.concat(frames, ignore_index=True, sort=False)
     shown = [filter_overrides(job) for job in jobs]
     varied = _varying(shown)
     # In the order the overrides were given: the first varied one is the sweep's x.

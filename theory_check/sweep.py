@@ -58,7 +58,7 @@ from tqdm import tqdm
 
 from . import processes, run
 from .overrides import UnknownParameter, is_absent, sets_existing_key, unknown_parameter
-from .summary import summarize_sweep
+from .validation import check_int
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,23 @@ class Composer:
         return cfg
 
 
+def _problems(cfg: DictConfig, checked: dict[str, list[str]]) -> list[str]:
+    """:func:`theory_check.run.config_problems` of ``cfg``, found once per config that differs
+    only in a valid seed (``checked``: the problems found so far, by config): only the seed's
+    own check reads it, and checking a config (its plug-ins' dry runs) took 7 ms, as long as a
+    small run."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        check_int("seed", plain.get("seed"), low=0)
+        plain["seed"] = 0
+    except (ValueError, TypeError):
+        pass  # an invalid seed is part of the key: its message names it
+    key = json.dumps(plain, sort_keys=True, default=str)
+    if key not in checked:
+        checked[key] = run.config_problems(cfg)
+    return checked[key]
+
+
 def _cost(cfg: DictConfig) -> float:
     """A run's relative cost for ordering and balancing batches: its data size n·d·N."""
     return float(cfg.n) * float(cfg.d) * float(cfg.N)
@@ -320,13 +337,16 @@ class Sweeper(BasicSweeper):
         shown = _varying([filter_overrides(job) for job in jobs])
         problems: dict[str, list[str]] = defaultdict(list)
         n_bad = 0
+        checked: dict[str, list[str]] = {}
         todo = []
+        #: Every valid job's run file and estimators, for the summary at the end of the sweep.
+        self.run_files: list[tuple[Path, tuple[str, ...]]] = []
         to_compute = stored = 0
         for job in _bar(iterable=jobs, unit="config", desc="checking configs", leave=False):
             example = " ".join(o for o in filter_overrides(job) if o.partition("=")[0] in shown)
             try:
                 cfg = compose(job)
-                found = run.config_problems(cfg)
+                found = _problems(cfg, checked)
             except UnknownParameter as exc:
                 found = [str(exc)]
             except Exception as exc:  # composition and interpolation errors are problems too
@@ -337,6 +357,7 @@ class Sweeper(BasicSweeper):
             if found or problems:
                 continue  # the sweep will not run: only collect problems
             _, path, missing = run.pending(cfg)
+            self.run_files.append((path, tuple(cfg.estimator)))
             to_compute += len(missing)
             stored += len(cfg.estimator) - len(missing)
             if cfg.force or missing:
@@ -385,6 +406,10 @@ class Sweeper(BasicSweeper):
         # Also when every run was already stored: idle workers left to interpreter shutdown
         # delay the end of the command.
         _stop_workers(self.launcher)
+        # Imported here: Hydra imports this module in every joblib worker (its plug-in scan),
+        # and the summary's analysis (scipy.stats, pandas) is the sweep process's alone.
+        from .summary import summarize_sweep
+
         summarize_sweep(self, jobs)
         return returns
 
