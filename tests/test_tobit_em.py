@@ -1,14 +1,18 @@
 """Rank-r Tobit EM (relu_em) and the bounded non-convex baseline (relu_nonconvex)."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
 import scipy.optimize
 from scipy import stats
 
 from theory_check import designs, noise
-from theory_check.estimators import ReluEM, ReluNonconvex, relu_em, relu_mle, relu_nonconvex
+from theory_check.estimators import (ReluEM, ReluNonconvex, data_svd, relu_em, relu_mle,
+                                     relu_nonconvex)
 from theory_check.models import relu
 from theory_check.solvers.tobit import tobit_loss
+from theory_check.solvers import tobit_em as tobit_em_module
 from theory_check.solvers.tobit_em import tobit_em
 
 
@@ -83,6 +87,70 @@ def test_em_beats_relu_mle_on_exactly_low_rank_truth():
     W_mle = relu_mle(p.X_tilde, p.Y, alpha=1.0, rank=2, sigma=0.5)
     mse = lambda W: np.mean((p.X_tilde @ W - p.Z_star) ** 2)  # noqa: E731
     assert info["converged"] and mse(W_em) < 0.7 * mse(W_mle)
+
+
+def _planted(seed, shape, top, rank=2):
+    """Gaussian noise (edge ~ 2√n) plus ``rank`` components of singular values ``top``."""
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((shape[0], rank)))[0]
+    V = np.linalg.qr(rng.standard_normal((shape[1], rank)))[0]
+    return (U * np.asarray(top, dtype=float)) @ V.T + rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("shape", [(60, 40), (40, 60)])
+def test_spectral_bound_is_a_tight_upper_bound(shape):
+    for seed in range(5):
+        E = np.random.default_rng(seed).standard_normal(shape) * 10.0**(seed - 2)
+        norm = np.linalg.norm(E, 2)
+        bound = tobit_em_module._spectral_bound(E)
+        assert norm <= bound <= norm * (1 + 1e-3)
+    assert tobit_em_module._spectral_bound(np.zeros(shape)) == 0.0
+
+
+@pytest.mark.parametrize("top", [(60.0, 40.0), (40.0, 16.5), (30.0, 15.0)])
+def test_certified_fit_bound_holds_after_any_number_of_power_iterations(top):
+    # s_r well above, just above and inside the noise edge (~ 2√60 ≈ 15.5 of a 60×80 matrix).
+    B = _planted(0, (60, 80), top)
+    U, s, Vt = np.linalg.svd(B)
+    exact = (U[:, :2] * s[:2]) @ Vt[:2]
+    V0 = np.random.default_rng(1).standard_normal((80, 7))
+    bounds = []
+    for accuracy in (np.inf, 1e-2, 1e-8):  # inf: one power iteration, then the proof
+        F, V, bound = tobit_em_module._certified_rank_r_fit(B, 2, V0, accuracy)
+        assert np.linalg.norm(F - exact) <= bound  # a proof, also when loose or infinite
+        bounds.append(bound)
+    if s[1] > 1.3 * s[2]:  # a gap: the iteration proves its fit exact to the accuracy asked
+        assert bounds[-1] <= 1e-8 and bounds[-1] <= bounds[0]
+
+
+def test_relu_em_takes_no_full_svd_and_certifies_the_exact_step():
+    # The old relu_em made two to six full SVDs of an n × N matrix (the data_svd start, the
+    # fit of the start, every certificate); the certificate is now proven by the power iteration
+    # and stays an upper bound on the exact step's residual.
+    p = model_r(4, 80, 80, 80, family="hadamard")
+    calls = []
+    real = tobit_em_module._rank_r_fit
+
+    def counted(B, rank):
+        calls.append(B.shape)
+        return real(B, rank)
+
+    with mock.patch.object(tobit_em_module, "_rank_r_fit", counted):
+        W, info = relu_em(p.X_tilde, p.Y, rank=2, sigma=0.5, tol=1e-6, return_info=True)
+    assert calls == [] and info["exact_steps"] == 0
+    assert info["converged"] and info["monotone"]
+    M = p.X_tilde @ W
+    residual = np.linalg.norm(exact_em_step(M, p.Y, 0.5, 2) - M) / (0.5 * np.sqrt(M.size))
+    assert residual <= info["certificate"] <= 1e-6
+    assert info["certificate"] <= residual + 1e-2 * 1e-6 + 1e-12  # the bound's slack: 1% of tol
+
+
+def test_relu_em_starts_from_the_data_svd_fit():
+    p = model_r(5, 50, 30, 40)  # tall X̃: the start lives in col(X̃)
+    _, info = relu_em(p.X_tilde, p.Y, rank=2, sigma=0.5, max_iter=1, return_info=True)
+    start = p.X_tilde @ data_svd(p.X_tilde, p.Y, 2) / (1 + 1e-3)
+    expected = tobit_loss(start, p.Y, sigma=0.5) + 1e-3 * np.sum(start**2) / (2 * 0.25)
+    assert info["objective_start"] == pytest.approx(expected, rel=1e-10)
 
 
 def test_em_records_non_convergence_and_checks_inputs():

@@ -424,8 +424,9 @@ def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter:
     # A rank-deficient X̃ (k < rank) leaves only rank-k fits in col(X̃): EM works at that rank.
     rank = min(rank, X_tilde.shape[0] if col.basis is None else col.basis.shape[1])
     # Arguments checked above: the solver's core, without its second round of checks.
-    M, info = _tobit_em(Y, sigma, rank, col.basis, X_tilde @ data_svd(X_tilde, Y, rank), tol,
-                        max_iter, ridge)
+    # Started from M0 = Y, whose rank-r fit in col(X̃) is the data_svd start X̃Ŵ_svd (up to the
+    # ridge's shrinkage), without data_svd's own SVDs of X̃ and Y.
+    M, info = _tobit_em(Y, sigma, rank, col.basis, Y, tol, max_iter, ridge)
     info.pop("objective_history")
     W_hat = col.weight(M)
     return (W_hat, info) if return_info else W_hat
