@@ -92,3 +92,16 @@ def test_large_table_judges_each_target_against_the_measured_svds(tmp_path, monk
     for name in ("convex_linear", "data_svd"):
         assert judged.loc[name, "meets"] == (judged.loc[name, "svds"] <= judged.loc[name, "target"])
     assert judged.loc["weight_svd", "meets"] is None
+
+
+def test_large_table_explains_each_missed_target_by_its_floor(tmp_path, monkeypatch):
+    large = importlib.import_module("theory_check.bench.large")
+    monkeypatch.setattr(large, "TARGET_MIN_SIZE", 0)
+    # Every estimator misses an impossible target, and none misses an unreachable-to-miss one.
+    monkeypatch.setattr(large, "TARGETS", {**large.TARGETS, "convex_linear": 0.0,
+                                           "data_svd": float("inf")})
+    large.run(tmp_path, sizes=(16,), repeats=1, sweeps=("thm44_low_rank_n",))
+    text = (tmp_path / "large.md").read_text()
+    assert f"**convex_linear** misses its target: {large.FLOORS['convex_linear']}" in text
+    assert "**data_svd** misses" not in text
+    assert set(large.TARGETS) <= set(large.FLOORS)
