@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import scipy.stats
+
+from .analysis import t_quantile
 
 #: Level of the per-point intervals over seeds (the one the verdicts use).
 CONFIDENCE = 0.95
@@ -99,7 +100,7 @@ def _mean_interval(values: pd.Series, level: float = CONFIDENCE) -> tuple[int, f
     mean = float(values.mean())
     if k < 2:
         return k, mean, np.nan, np.nan
-    half = float(scipy.stats.t.ppf(0.5 + level / 2, k - 1) * values.std(ddof=1) / np.sqrt(k))
+    half = float(t_quantile(0.5 + level / 2, k - 1) * values.std(ddof=1) / np.sqrt(k))
     return k, mean, mean - half, mean + half
 
 

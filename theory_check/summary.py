@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 from tabulate import tabulate
 
 from . import analysis
@@ -206,7 +205,7 @@ def mean_intervals(rows: pd.DataFrame, varied: str) -> pd.DataFrame:
     g = ok.groupby(["estimator", varied])["mse"]
     out = g.agg(["mean", "std", "count"]).reset_index().rename(columns={varied: "x"})
     with np.errstate(invalid="ignore"):
-        half = (scipy.stats.t.ppf(0.5 + analysis.CONFIDENCE / 2, out["count"] - 1)
+        half = (analysis.t_quantile(0.5 + analysis.CONFIDENCE / 2, out["count"] - 1)
                 * out["std"] / np.sqrt(out["count"]))
     return out.assign(ci_low=out["mean"] - half, ci_high=out["mean"] + half)
 
