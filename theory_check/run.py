@@ -56,8 +56,9 @@ def key_config(cfg: DictConfig) -> dict:
     return {k: v for k, v in plain.items() if k not in NOT_IN_KEY and k != "hydra"}
 
 
-def run_key(cfg: DictConfig) -> str:
-    return stable_hash(key_config(cfg))[:24]
+def run_key(cfg: DictConfig, plain: dict | None = None) -> str:
+    """The run's key: a hash of :func:`key_config` (``plain``, when the caller has it)."""
+    return stable_hash(key_config(cfg) if plain is None else plain)[:24]
 
 
 def row_key(run_key_: str, estimator_name: str, estimator_cfg: dict) -> str:
@@ -202,7 +203,7 @@ def try_run(cfg: DictConfig) -> list[dict] | None:
     another live process holds the run's claim (its rows may not be stored yet).
     """
     plain = key_config(cfg)  # once: resolving the config costs more than a small run's rows
-    key = stable_hash(plain)[:24]
+    key = run_key(cfg, plain)
     path = run_path(cfg.results_dir, cfg.experiment_name, key)
     row_keys = _row_keys(cfg, key)
     if not _missing(cfg, path, row_keys):
