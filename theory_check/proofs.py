@@ -120,22 +120,13 @@ def top_singular_values(A: np.ndarray, count: int = 1) -> np.ndarray:
     return out
 
 
-def _column_coordinates(X_tilde: np.ndarray, A: np.ndarray, W: np.ndarray | None = None):
-    """``QᵀA`` (k, p) for Q (n, k) an orthonormal basis of col(X̃), or None when X̃ has full
-    row rank (the designs draw X̃ of full rank, so k = min(n, d)); with ``W`` (d, q), the pair
-    ``(QᵀA, QᵀX̃W)``.
-
-    Computed as ``R⁻ᵀ(X̃ᵀA)`` from the triangular factor of ``X̃ = QR`` by a triangular solve,
-    without forming Q: the chains need only singular values of QᵀA, and at n = 3200, d = 100
-    forming Q took as long as the closed-form estimator's solve. A matrix X̃W of col(X̃) has
-    coordinates ``RW`` (QᵀX̃W = QᵀQRW), a d×d product instead of the n×d one of X̃ᵀ(X̃W).
-    """
-    n, d = X_tilde.shape
-    if d >= n:
-        return None
-    R = scipy.linalg.qr(X_tilde, mode="r", check_finite=False)[0][:d]
-    coordinates = scipy.linalg.solve_triangular(R, X_tilde.T @ A, trans="T", check_finite=False)
-    return coordinates if W is None else (coordinates, R @ W)
+def _column_coordinates(problem, A: np.ndarray):
+    """``FᵀA`` (k, p) in the orthonormal frame F (n, k) of col(X̃) that the problem's
+    :meth:`~theory_check.problem.Problem.column_space` carries, or None when that frame is the
+    identity (X̃ of full row rank). The run's estimators made that factorization already, so
+    the chains only multiply by it."""
+    frame = problem.column_space().frame
+    return None if frame is None else frame.T @ A
 
 
 def _membership_excess(meta: dict, alpha: float, r: int, n: int, N: int) -> float:
@@ -287,7 +278,7 @@ def thm44_chain(problem, Z_hat: np.ndarray, info: dict, *, alpha: float, r: int,
     radius = alpha * np.sqrt(r * size)
     E = Y - Z_star
     D = Z_hat - Z_star
-    E_col = _column_coordinates(problem.X_tilde, E)
+    E_col = _column_coordinates(problem, E)
     g_op = float(top_singular_values(E if E_col is None else E_col)[0])
     inner = float(np.vdot(E, D))
     d_fro = float(np.linalg.norm(D))
@@ -407,11 +398,11 @@ def thm31_chain(problem, Z_hat: np.ndarray, info: dict, *, r: int, sigma: float)
     n, N = Z_star.shape
     size = n * N
     D = Z_hat - Z_star
-    coordinates = _column_coordinates(problem.X_tilde, np.hstack([Y, Z_hat]), problem.W_star)
+    coordinates = _column_coordinates(problem, np.hstack([Y, Z_hat, Z_star]))
     if coordinates is None:
         k, B, BE, BD = n, Y, Y - Z_star, D
     else:  # D and Z* lie in col(X̃): their singular values are those of their coordinates
-        (B, B_hat), B_star = np.split(coordinates[0], 2, axis=1), coordinates[1]
+        B, B_hat, B_star = np.split(coordinates, 3, axis=1)
         k = B.shape[0]
         BE, BD = B - B_star, B_hat - B_star
     sigma_r1 = float(top_singular_values(B, r + 1)[r])

@@ -58,17 +58,18 @@ FLOORS = {
         "One certified projection onto K per accelerated step, 5–7 steps to a certificate of "
         "1e-6, each about 0.6 SVDs: a quarter to a third of the spectrum survives the nuclear "
         "threshold with s_j/s_{j+1} ≈ 1.002, so a partial eigendecomposition saved only about 20 % "
-        "of the full one; the QR of X̃ and the map back to Ŵ add about 0.45."),
+        "of the full one (X̃'s QR is the generator's, shared)."),
     "convex_linear": (
         "Where the box binds (the low-rank family), the projection onto K alternates 3–9 "
         "nuclear steps, each a symmetric eigendecomposition (about 0.5 SVD); on the hard family "
         "one nuclear step suffices."),
     "data_svd": (
-        "The floor is one SVD of the k×N coordinates QᵀY plus the QR of X̃ (about 1.2 SVDs); "
-        "scipy exposes no LAPACK driver for selected singular vectors."),
+        "The floor is the top-r subspace of the k×N coordinates QᵀY from their Gram matrix "
+        "(about 0.17 SVDs at 2048) and the triangular solves; when the Davis–Kahan bound "
+        "refuses the Gram path (s_r and s_{r+1} tied against its rounding), one full SVD."),
     "relu_nonconvex": (
-        "The data_svd start (about 1.2 SVDs) plus L-BFGS evaluations, each two products with "
-        "the n×N matrix and one pass of the special functions."),
+        "The data_svd start (its top-r subspace) plus L-BFGS evaluations, each two products "
+        "with the n×N matrix and one pass of the special functions."),
 }
 
 
@@ -168,7 +169,9 @@ def run(out_dir: Path, sizes=SIZES, repeats: int | dict = REPEATS, sweeps=SWEEPS
         f"instances of the sweeps {', '.join(SWEEPS if sweeps == SWEEPS else sweeps)} (their "
         "model, design, noise, r, σ; seed 0). `target`: issue 23's bound in SVDs per call, "
         f"judged (`meets`) at n >= {TARGET_MIN_SIZE}; weight_svd has none (one SVD of the known "
-        "weights). `iterations`, `certificate`, `converged`: the estimator's own info. One BLAS "
+        "weights). X̃ is factored once by the generator and shared by the estimators "
+        "(Problem.column_space), as in a run. `iterations`, `certificate`, `converged`: the "
+        "estimator's own info. One BLAS "
         f"thread, minimum of {repeats} calls per estimator, 2-core machine shared with other "
         f"jobs (load average {load:.1f} at the end).",
         body=markdown(table) + notes)

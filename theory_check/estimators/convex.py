@@ -6,7 +6,7 @@ from functools import partial, wraps
 
 import numpy as np
 
-from ..linalg import ColumnSpace, blas_threads_by_size, scale_exponent
+from ..linalg import blas_threads_by_size, column_space_of, scale_exponent
 from ..problem import Problem
 from ..solvers.projection import check_alpha_resolvable, project_K
 from ..reference import project_K_cvxpy
@@ -54,7 +54,7 @@ SOLVERS = {"dykstra": partial(project_K, check_input=False),
 @blas_threads_by_size("iterative")
 def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_iter=5000,
                   warm_start=None, return_info=False, cv_grid=None, cv_rank_grid=None,
-                  cv_folds=cv.DEFAULT_FOLDS, cv_seed=0, cv_tol=None):
+                  cv_folds=cv.DEFAULT_FOLDS, cv_seed=0, cv_tol=None, column_space=None):
     """Theorem 4.4's estimator ``Ŵ = X̃⁺M̂``, ``M̂ = argmin ‖M − Y‖_F²`` over
     ``M ∈ K(α, rank) ∩ col(X̃)⊗R^N``, ``K(α, r) = {‖M‖_* <= α√(r n N), ‖M‖_∞ <= α}``.
 
@@ -100,6 +100,9 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
         Solver tolerance of the fits inside the cross-validation (default ``tol``): the
         held-out scores need far less accuracy than the final fit, and the small α of the
         grid take the most iterations.
+    column_space : ColumnSpace, optional
+        ``ColumnSpace(X_tilde)`` of this very array, when the caller has made it
+        (:meth:`theory_check.problem.Problem.column_space`); X̃ is not factored again.
 
     Returns
     -------
@@ -122,6 +125,7 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
     max_iter = check_int("max_iter", max_iter, low=1)
     cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
                                                    low_open=True)
+    col = None if column_space is None else column_space_of(X_tilde, None, column_space)
     size = float(np.abs(Y).max())
     if not cv.is_cv(alpha):
         check_alpha_resolvable(alpha, size, tol, data="max|Y|")
@@ -147,16 +151,16 @@ def convex_linear(X_tilde, Y, *, alpha, rank, solver="dykstra", tol=1e-8, max_it
 
         result = cv.cross_validate(fit, X_tilde, Y, candidates, folds=cv_folds, seed=seed)
         alpha, rank = result["best"]
-        W_hat, info = _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start)
+        W_hat, info = _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start, col)
         info = {**info, "alpha": alpha, "rank": rank, "cv_not_converged": int(sum(failed)),
                 **cv.summary(result, "grid", candidates)}
         return (W_hat, info) if return_info else W_hat
-    W_hat, info = _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start)
+    W_hat, info = _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start, col)
     return (W_hat, info) if return_info else W_hat
 
 
-def _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start):
-    col = ColumnSpace(X_tilde)
+def _solve(X_tilde, Y, alpha, rank, solver, tol, max_iter, warm_start, col=None):
+    col = column_space_of(X_tilde, None, col)
     M_hat, info = SOLVERS[solver](Y, alpha=alpha, r=rank, basis=col.basis, tol=tol,
                                   max_iter=max_iter, warm_start=warm_start)
     return col.weight(M_hat), info
@@ -188,7 +192,8 @@ class ConvexLinear(Estimator):
         rank = resolve_rank(r, self.rank, self.rank_scale)
         W_hat, info = convex_linear(problem.X_tilde, problem.Y, alpha=alpha, rank=rank,
                                     solver=self.solver, tol=self.tol, max_iter=self.max_iter,
-                                    return_info=True, **self.cv)
+                                    return_info=True, column_space=problem.column_space(),
+                                    **self.cv)
         keep = ("solver", "iterations", "certificate", "converged", "exit", "gap", "time",
                 "alpha", "rank", *CV_KEYS)
         return Estimate(W_hat, {k: info[k] for k in keep if k in info})

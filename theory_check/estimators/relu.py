@@ -17,7 +17,7 @@ import time
 import numpy as np
 import scipy.optimize
 
-from ..linalg import ColumnSpace, binary_exponent, blas_threads_by_size, check_representable
+from ..linalg import binary_exponent, blas_threads_by_size, check_representable, column_space_of
 from ..problem import Problem
 from ..solvers.tobit import (PROJECTION_TOL, check_activations, check_projection_alpha,
                              tobit_apg)
@@ -42,7 +42,7 @@ def _check_relu_data(X_tilde, Y, rank, allow_cv=False):
 def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
              max_iter: int = 2000, return_info: bool = False, cv_grid=None, cv_rank_grid=None,
              cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0, cv_score: str = "likelihood",
-             cv_tol: float | None = None):
+             cv_tol: float | None = None, column_space=None):
     """Tobit (censored-Gaussian) maximum likelihood over K(α, r) ∩ col(X̃)⊗R^N, mapped to Ŵ.
 
     ``M̂ = argmin Σ_{Y>0} (Y − M)²/(2σ²) − Σ_{Y=0} log Φ(−M/σ)`` subject to
@@ -82,6 +82,9 @@ def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
         ``(ReLU(X̃_test Ŵ) − Y_test)²`` (blind there).
     cv_tol : float in (0, 1), optional
         Solver tolerance of the fits inside the cross-validation (default ``tol``).
+    column_space : ColumnSpace, optional
+        ``ColumnSpace(X_tilde)`` of this very array, when the caller has made it
+        (:meth:`theory_check.problem.Problem.column_space`); X̃ is not factored again.
 
     Returns
     -------
@@ -105,8 +108,9 @@ def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
     max_iter = check_int("max_iter", max_iter, low=1)
     cv_tol = tol if cv_tol is None else check_real("cv_tol", cv_tol, low=0.0, high=1.0,
                                                    low_open=True)
+    col = None if column_space is None else column_space_of(X_tilde, None, column_space)
     if not (cv.is_cv(alpha) or cv.is_cv(rank)):
-        W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter)
+        W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter, col=col)
         return (W_hat, info) if return_info else W_hat
     max_rank = min(X_tilde.shape[1], Y.shape[1])
     ranks = cv.rank_grid(cv_rank_grid, max_rank, cv.powers_of_two(max_rank)) \
@@ -132,14 +136,14 @@ def relu_mle(X_tilde, Y, *, alpha, rank, sigma: float, tol: float = 1e-6,
     result = cv.cross_validate(fit, X_tilde, Y, candidates, folds=cv_folds, seed=seed,
                                score=score, sigma=sigma)
     alpha, rank = result["best"]
-    W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter)
+    W_hat, info = _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter, col=col)
     info = {**info, "alpha": alpha, "rank": rank, "cv_not_converged": int(sum(failed)),
             **cv.summary(result, "grid", candidates)}
     return (W_hat, info) if return_info else W_hat
 
 
-def _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter, M0=None):
-    col = ColumnSpace(X_tilde)
+def _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter, M0=None, col=None):
+    col = column_space_of(X_tilde, None, col)
     M_hat, info = tobit_apg(Y, sigma=sigma, alpha=alpha, r=rank, basis=col.basis, tol=tol,
                             max_iter=max_iter, M0=M0)
     return col.weight(M_hat), info
@@ -147,7 +151,7 @@ def _relu_mle(X_tilde, Y, alpha, rank, sigma, tol, max_iter, M0=None):
 
 @blas_threads_by_size("iterative")
 def relu_nonconvex(X_tilde, Y, *, rank: int, alpha: float | None = None, tol: float = 1e-9,
-                   max_iter: int = 500, return_info: bool = False):
+                   max_iter: int = 500, return_info: bool = False, column_space=None):
     """Non-convex ReLU least squares ``min_{A, B} ‖ReLU(X̃AB) − Y‖_F²`` (Appendix C's problem),
     kept near the box ``|X̃AB| <= α``.
 
@@ -184,6 +188,9 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, alpha: float | None = None, tol: fl
         Maximum number of L-BFGS iterations (0 returns the data_svd start, not converged).
     return_info : bool
         Also return the solver's info dict.
+    column_space : ColumnSpace, optional
+        ``ColumnSpace(X_tilde)`` of this very array, when the caller has made it
+        (:meth:`theory_check.problem.Problem.column_space`); X̃ is not factored again.
 
     Returns
     -------
@@ -210,12 +217,13 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, alpha: float | None = None, tol: fl
                                                             low_open=True)
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=0)
+    col = column_space_of(X_tilde, None, column_space)
     size = float(Y.max())
     if NONCONVEX_SCALE_RANGE[0] <= size <= NONCONVEX_SCALE_RANGE[1]:
-        W_hat, info = _relu_nonconvex(X_tilde, Y, rank, alpha, tol, max_iter)
+        W_hat, info = _relu_nonconvex(col, Y, rank, alpha, tol, max_iter)
     else:
         e = binary_exponent(size)
-        W_hat, info = _relu_nonconvex(X_tilde, np.ldexp(Y, -e), rank,
+        W_hat, info = _relu_nonconvex(col, np.ldexp(Y, -e), rank,
                                       float(np.ldexp(alpha, -e)), tol, max_iter)
         with np.errstate(over="ignore"):
             W_hat = check_representable(np.ldexp(W_hat, e))
@@ -233,10 +241,9 @@ def relu_nonconvex(X_tilde, Y, *, rank: int, alpha: float | None = None, tol: fl
 NONCONVEX_SCALE_RANGE = (2.0**-8, 2.0**8)
 
 
-def _relu_nonconvex(X_tilde, Y, rank, alpha, tol, max_iter):
-    """:func:`relu_nonconvex` on checked arguments."""
+def _relu_nonconvex(col, Y, rank, alpha, tol, max_iter):
+    """:func:`relu_nonconvex` on checked arguments, with the ColumnSpace ``col`` of X̃."""
     start = time.perf_counter()
-    col = ColumnSpace(X_tilde)
     # Coordinates in an orthonormal frame F of col(X̃) (F = I when X̃ has full row rank):
     # X̃A = FÃ. The data_svd start is F[FᵀY]_r, and its SVD factors give the balanced start
     # (singular values split evenly, so neither factor dominates the L-BFGS metric). L-BFGS
@@ -355,7 +362,8 @@ class ReluMLE(Estimator):
         W_hat, info = relu_mle(problem.X_tilde, problem.Y,
                                rank=resolve_rank(r, self.rank, self.rank_scale), alpha=alpha,
                                sigma=_from_meta(problem, "sigma", self.sigma),
-                               tol=self.tol, max_iter=self.max_iter, return_info=True, **options)
+                               tol=self.tol, max_iter=self.max_iter, return_info=True,
+                               column_space=problem.column_space(), **options)
         return Estimate(W_hat, info)
 
 
@@ -374,13 +382,14 @@ class ReluNonconvex(Estimator):
     def __call__(self, problem: Problem, r: int) -> Estimate:
         alpha = self.alpha if self.alpha is not None else problem.meta.get("alpha")
         W_hat, info = relu_nonconvex(problem.X_tilde, problem.Y, rank=r, alpha=alpha,
-                                     tol=self.tol, max_iter=self.max_iter, return_info=True)
+                                     tol=self.tol, max_iter=self.max_iter, return_info=True,
+                                     column_space=problem.column_space())
         return Estimate(W_hat, info)
 
 
 @blas_threads_by_size("iterative")
 def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter: int = 2000,
-            ridge: float = 1e-3, return_info: bool = False):
+            ridge: float = 1e-3, return_info: bool = False, column_space=None):
     """Rank-r Tobit maximum likelihood by EM, mapped to Ŵ: the baseline without α.
 
     Maximizes the censored-Gaussian likelihood of :func:`relu_mle` over ``M = X̃W'`` with
@@ -406,6 +415,9 @@ def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter:
     ridge : float, ``>= 0``
         ρ of the ridge term ``ρ‖M‖_F²/(2σ²)``; 0 for the plain likelihood.
     return_info : bool
+    column_space : ColumnSpace, optional
+        ``ColumnSpace(X_tilde)`` of this very array, when the caller has made it
+        (:meth:`theory_check.problem.Problem.column_space`); X̃ is not factored again.
 
     Returns
     -------
@@ -420,7 +432,7 @@ def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter:
     tol = check_real("tol", tol, low=0.0, high=1.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     ridge = check_real("ridge", ridge, low=0.0)
-    col = ColumnSpace(X_tilde)
+    col = column_space_of(X_tilde, None, column_space)
     # A rank-deficient X̃ (k < rank) leaves only rank-k fits in col(X̃): EM works at that rank.
     rank = min(rank, X_tilde.shape[0] if col.basis is None else col.basis.shape[1])
     # Arguments checked above: the solver's core, without its second round of checks.
@@ -446,5 +458,6 @@ class ReluEM(Estimator):
     def __call__(self, problem: Problem, r: int) -> Estimate:
         W_hat, info = relu_em(problem.X_tilde, problem.Y, rank=r,
                               sigma=_from_meta(problem, "sigma", self.sigma), tol=self.tol,
-                              max_iter=self.max_iter, ridge=self.ridge, return_info=True)
+                              max_iter=self.max_iter, ridge=self.ridge, return_info=True,
+                              column_space=problem.column_space())
         return Estimate(W_hat, info)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from ..linalg import (ColumnSpace, blas_threads_by_size, check_representable, scale_exponent,
-                      thin_svd, truncate)
+from ..linalg import (blas_threads_by_size, check_representable, column_space_of,
+                      scale_exponent, thin_svd, top_singular_triplets, truncate)
 from ..problem import Problem
 from ..validation import check_int, check_matrix, check_nonzero, check_rank, check_real
 from . import cv
@@ -42,16 +42,18 @@ def weight_svd(W, rank: int) -> np.ndarray:
 
 @blas_threads_by_size("closed_form")
 def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool = False,
-             cv_rank_grid=None, cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0):
+             cv_rank_grid=None, cv_folds: int = cv.DEFAULT_FOLDS, cv_seed=0,
+             column_space=None):
     """Rank-constrained least squares ``argmin_{rank W' <= r} ‖X̃W' − Y‖_F`` in closed form.
 
     With F (n, k) an orthonormal basis of col(X̃) (k the numerical rank), the fit is
     ``X̃Ŵ = F [FᵀY]_r`` and Ŵ the minimum-norm weight giving it. F and Ŵ come from the QR
     factorization of X̃ (or of X̃ᵀ when d >= n: then F = I) when its triangular factor
     certifies full rank, else from the thin SVD ``X̃ = U_k Σ_k V_kᵀ`` with its rank cut
-    (Ŵ = ``V_k Σ_k⁻¹ [U_kᵀ Y]_r``; :class:`~theory_check.linalg.ColumnSpace`). Either way one
-    full SVD (of FᵀY, k×N) and triangular solves with r right-hand sides: the Gram matrix
-    ``X̃ᵀX̃`` is never formed, and ``X̃ Ŵ`` stays accurate for any condition number.
+    (Ŵ = ``V_k Σ_k⁻¹ [U_kᵀ Y]_r``; :class:`~theory_check.linalg.ColumnSpace`). Either way the
+    top r singular triplets of FᵀY (k×N; :func:`closed_form_factors`) and triangular solves with
+    r right-hand sides: the Gram matrix ``X̃ᵀX̃`` is never formed, and ``X̃ Ŵ`` stays accurate
+    for any condition number of X̃.
 
     Parameters
     ----------
@@ -73,6 +75,9 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
     cv_folds : int, ``2 <= cv_folds <= n``
     cv_seed : int ``>= 0`` or numpy.random.Generator
         Draws the split of the rows.
+    column_space : ColumnSpace, optional
+        ``ColumnSpace(X_tilde, rcond=rcond)`` of this very array, when the caller has made it
+        (:meth:`theory_check.problem.Problem.column_space`); X̃ is not factored again.
 
     Returns
     -------
@@ -91,6 +96,7 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
     rank = cv.check_rank_or_cv(rank, max_rank)
     if rcond is not None:
         rcond = check_real("rcond", rcond, low=0.0, high=1.0)
+    col = column_space_of(X_tilde, rcond, column_space) if column_space is not None else None
     info = {**CLOSED_FORM, "rank": rank}
     if cv.is_cv(rank):
         ranks = cv.rank_grid(cv_rank_grid, max_rank, range(1, max_rank + 1))
@@ -101,7 +107,7 @@ def data_svd(X_tilde, Y, rank, *, rcond: float | None = None, return_info: bool 
         rank = result["best"]
         info.update(rank=rank, **cv.summary(result, "ranks", ranks))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
-        W_hat = _data_svd(X_tilde, Y, rank, rcond)
+        W_hat = _data_svd(X_tilde, Y, rank, rcond, col)
     check_representable(W_hat)
     return (W_hat, info) if return_info else W_hat
 
@@ -124,8 +130,8 @@ class _RankPath:
         return Vt.T @ (((P[:, :rank] * c[:rank]) @ Qt[:rank]) / s[:, None])
 
 
-def _data_svd(X_tilde, Y, rank, rcond):
-    col = ColumnSpace(X_tilde, rcond=rcond)
+def _data_svd(X_tilde, Y, rank, rcond, col=None):
+    col = column_space_of(X_tilde, rcond, col)
     C = col.coordinates(Y)
     if rank >= min(C.shape):  # nothing to truncate: the least-squares fit itself
         return col.weight_of_coordinates(C)
@@ -135,16 +141,15 @@ def _data_svd(X_tilde, Y, rank, rcond):
 
 def closed_form_factors(C: np.ndarray, rank: int):
     """The top ``r' = min(rank, k, N)`` singular triplets ``P (k, r'), c (r',), Qt (r', N)`` of
-    C (k, N), ``[C]_r = P diag(c) Qt``, from one full SVD of C.
+    C (k, N), ``[C]_r = P diag(c) Qt`` (:func:`~theory_check.linalg.top_singular_triplets`:
+    one full SVD of C, or at large sizes the top subspace of its Gram matrix).
 
     With ``C = col.coordinates(Y)`` (:meth:`~theory_check.linalg.ColumnSpace.coordinates`,
     coordinates in an orthonormal frame F of col(X̃)), ``F [C]_r`` is data_svd's fit
     ``X̃Ŵ``: every orthonormal frame of col(X̃) gives the same one, the best rank-r
     approximation of ``P_{col X̃} Y``, and ``Ŵ = col.weight_of_coordinates(P * c) @ Qt``.
     """
-    P, c, Qt = scipy.linalg.svd(C, full_matrices=False, lapack_driver="gesdd",
-                                check_finite=False)
-    return P[:, :rank], c[:rank], Qt[:rank]
+    return top_singular_triplets(C, rank)
 
 
 class WeightSVD(Estimator):
@@ -171,9 +176,11 @@ class DataSVD(Estimator):
 
     def __call__(self, problem: Problem, r: int) -> Estimate:
         if self.rank is None and self.rank_scale == 1.0:  # the run's r, as before the options
-            return Estimate(data_svd(problem.X_tilde, problem.Y, r, rcond=self.rcond),
+            return Estimate(data_svd(problem.X_tilde, problem.Y, r, rcond=self.rcond,
+                                     column_space=problem.column_space(self.rcond)),
                             dict(CLOSED_FORM))
         rank = cv.resolve_rank(r, self.rank, self.rank_scale)
         W_hat, info = data_svd(problem.X_tilde, problem.Y, rank, rcond=self.rcond,
-                               return_info=True, **self.cv)
+                               return_info=True, column_space=problem.column_space(self.rcond),
+                               **self.cv)
         return Estimate(W_hat, info)

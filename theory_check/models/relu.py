@@ -87,4 +87,5 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, family="low_ra
     col = truth.col if truth.col is not None else ColumnSpace(X_tilde)
     return Problem(X_tilde=X_tilde, X=X_tilde, Y=Y, W=col.weight(Y), W_star=truth.W_star,
                    Z_star=truth.Z_star, meta=meta, rates=predicted,
-                   metrics={"mse_relu": relu_mse}, noise=G, proofs={"relu_mle": chain})
+                   metrics={"mse_relu": relu_mse}, noise=G, proofs={"relu_mle": chain},
+                   column_spaces={None: col})

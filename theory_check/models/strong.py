@@ -84,7 +84,9 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
     W_star = signal * (A @ B) / np.sqrt(r * d)
     Z_star = X_tilde @ W_star
     G, bound = noise(rng, (n, N), sigma)
-    X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta)
+    # Made here, not in pretrained_from: the estimators and the proof chain reuse it.
+    col = ColumnSpace(X_tilde)
+    X, W, Y, meta = pretrained_from(rng, X_tilde, Z_star, G, delta, col=col)
     # Z* = (X̃A)(B)·c has rank r: its singular values from two thin QRs, without an n×N SVD.
     _, R_left = np.linalg.qr(X_tilde @ A)
     _, R_right = np.linalg.qr(B.T)
@@ -94,4 +96,5 @@ def generate(rng, *, n, d, N, r, sigma, delta=0.0, design, noise, signal=1.0) ->
     meta.update(noise_bound=bound, signal=signal, snr_min=float(snr_min))
     return Problem(X_tilde=X_tilde, X=X, Y=Y, W=W, W_star=W_star, Z_star=Z_star, meta=meta,
                    spectrum=spectrum, rates=rates.thm31_columns(n, N, r, sigma, meta["k"]),
-                   noise=G, proofs={"data_svd": partial(proofs.thm31_chain, r=r, sigma=sigma)})
+                   noise=G, proofs={"data_svd": partial(proofs.thm31_chain, r=r, sigma=sigma)},
+                   column_spaces={None: col})
