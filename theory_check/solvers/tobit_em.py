@@ -98,8 +98,8 @@ def _mills_at(z):
         np.exp(lam, out=lam)
         lam /= ndtr(z)
         lam /= _SQRT_2PI
-    tail = np.flatnonzero(z < _TAIL_Z)
-    if tail.size:
+    if z.size and z.min() < _TAIL_Z:  # a reduction first: the tail is rarely there
+        tail = np.flatnonzero(z < _TAIL_Z)
         lam[tail] = inverse_mills(z[tail])
     return lam
 
@@ -107,9 +107,9 @@ def _mills_at(z):
 def _log_cdf_sum(z):
     """Σ log Φ(z) from one ``ndtr`` (``log_ndtr`` took twice as long); log Φ is exact to a
     few ulp of 1 per entry, which is all the sum's own rounding keeps."""
-    tail = z < _TAIL_Z
-    if not tail.any():
+    if not z.size or z.min() >= _TAIL_Z:
         return float(np.sum(np.log(ndtr(z))))
+    tail = z < _TAIL_Z
     return float(np.sum(np.log(ndtr(z[~tail]))) + np.sum(log_ndtr(z[tail])))
 
 
