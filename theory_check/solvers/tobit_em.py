@@ -42,7 +42,9 @@ power iteration further and proves how far its fit is from the exact ``[UᵀỸ]
 theorem with a Cholesky-proven bound on the spectral norm of the remainder; the certificate
 adds that bound (at most 1% of ``tol`` when the iteration converges), so it stays an upper
 bound on the exact step's residual. Only when no bound can be proven (s_r and s_{r+1} of UᵀỸ
-nearly tied) is the full SVD taken. The start is the rank-r fit of ``M0`` by the same power
+nearly tied) is the full SVD taken. A certificate is attempted once the step falls below
+``tol``; an attempt whose fit already lies farther than ``tol`` from M has failed without a
+proof, and the next waits until the step has shrunk by the factor that attempt missed by. The start is the rank-r fit of ``M0`` by the same power
 iteration from a fixed random subspace, not proven (the guarantees hold from any start).
 """
 
@@ -246,7 +248,8 @@ def tobit_em(Y, *, sigma: float, rank: int, basis=None, M0=None, tol: float = 1e
         fixed-point residual of the exact EM step at M), ``converged``, ``objective`` and ``objective_start`` (f plus the ridge
         term), ``nll`` (f alone), ``monotone`` (the objective never increased by more than
         rounding), ``objective_history`` (after each step), ``exact_steps``, ``restarts``,
-        ``time``; ``exact_steps`` counts the full SVDs.
+        ``certificates`` (attempted, the returned point's included), ``time``;
+        ``exact_steps`` counts the full SVDs.
     """
     Y, sigma = _check_data(Y, sigma, nonzero=True)
     n, N = Y.shape
