@@ -208,3 +208,35 @@ def test_nonconvex_penalty_is_reported():
     excess = np.maximum(np.abs(Z) - 0.2, 0)
     assert info["penalty"] == pytest.approx(np.sum(excess**2), rel=1e-10)
     assert info["z_inf"] == pytest.approx(np.abs(Z).max(), rel=1e-10)
+
+
+def test_failed_certificates_back_off_and_skip_their_proof():
+    # At tol = 1e-9 the first certificate attempts on this instance fail (the exact step's
+    # residual is still above tol): the old loop retried, with a proof, at every step below
+    # tol (four proofs here). A failed attempt now needs no proof (the fit's own distance
+    # already exceeds tol) and the next one waits for the step to shrink by the factor the
+    # certificate missed, so the only proof is the one that certifies.
+    p = model_r(2, 64, 64, 64, family="hadamard")
+    proofs = []
+    real = tobit_em_module._spectral_bound
+
+    def counted(E):
+        proofs.append(E.shape)
+        return real(E)
+
+    with mock.patch.object(tobit_em_module, "_spectral_bound", counted):
+        W, info = relu_em(p.X_tilde, p.Y, rank=2, sigma=0.5, tol=1e-9, return_info=True)
+    assert info["converged"] and info["monotone"] and len(proofs) == 1
+    assert 2 <= info["certificates"] <= 3  # a failed attempt, then the certified one
+    M = p.X_tilde @ W
+    residual = np.linalg.norm(exact_em_step(M, p.Y, 0.5, 2) - M) / (0.5 * np.sqrt(M.size))
+    assert residual <= info["certificate"] <= 1e-9
+
+
+def test_certificate_at_the_iteration_limit_is_proven():
+    # A run stopped by max_iter reports the proven certificate of the point it returns.
+    p = model_r(3, 30, 30, 20, family="hadamard")
+    W, info = relu_em(p.X_tilde, p.Y, rank=2, sigma=0.5, max_iter=3, return_info=True)
+    M = p.X_tilde @ W
+    residual = np.linalg.norm(exact_em_step(M, p.Y, 0.5, 2) - M) / (0.5 * np.sqrt(M.size))
+    assert not info["converged"] and residual <= info["certificate"]

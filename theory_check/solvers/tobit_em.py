@@ -42,7 +42,9 @@ power iteration further and proves how far its fit is from the exact ``[UᵀỸ]
 theorem with a Cholesky-proven bound on the spectral norm of the remainder; the certificate
 adds that bound (at most 1% of ``tol`` when the iteration converges), so it stays an upper
 bound on the exact step's residual. Only when no bound can be proven (s_r and s_{r+1} of UᵀỸ
-nearly tied) is the full SVD taken. The start is the rank-r fit of ``M0`` by the same power
+nearly tied) is the full SVD taken. A certificate is attempted once the step falls below
+``tol``; an attempt whose fit already lies farther than ``tol`` from M has failed without a
+proof, and the next waits until the step has shrunk by the factor that attempt missed by. The start is the rank-r fit of ``M0`` by the same power
 iteration from a fixed random subspace, not proven (the guarantees hold from any start).
 """
 
@@ -98,8 +100,8 @@ def _mills_at(z):
         np.exp(lam, out=lam)
         lam /= ndtr(z)
         lam /= _SQRT_2PI
-    tail = np.flatnonzero(z < _TAIL_Z)
-    if tail.size:
+    if z.size and z.min() < _TAIL_Z:  # a reduction first: the tail is rarely there
+        tail = np.flatnonzero(z < _TAIL_Z)
         lam[tail] = inverse_mills(z[tail])
     return lam
 
@@ -107,9 +109,9 @@ def _mills_at(z):
 def _log_cdf_sum(z):
     """Σ log Φ(z) from one ``ndtr`` (``log_ndtr`` took twice as long); log Φ is exact to a
     few ulp of 1 per entry, which is all the sum's own rounding keeps."""
-    tail = z < _TAIL_Z
-    if not tail.any():
+    if not z.size or z.min() >= _TAIL_Z:
         return float(np.sum(np.log(ndtr(z))))
+    tail = z < _TAIL_Z
     return float(np.sum(np.log(ndtr(z[~tail]))) + np.sum(log_ndtr(z[tail])))
 
 
@@ -125,13 +127,15 @@ def _rank_r_fit(B, rank):
     return (P[:, :rank] * c[:rank]) @ Qt[:rank], Qt[: rank + OVERSAMPLING].T
 
 
-def _rank_r_fit_warm(B, rank, V):
-    """A rank-r fit of B from one block power iteration on the columns V (N, rank + p):
-    ``Q = orth(BV)``, then the best rank-r fit of B inside col(Q); returns it and the new V."""
+def _rank_r_factors_warm(B, rank, V):
+    """A rank-r fit ``L @ R`` of B from one block power iteration on the columns V
+    (N, rank + p): ``Q = orth(BV)``, then the best rank-r fit of B inside col(Q); returns
+    L (k, rank), R (rank, N) and the new V. Factors, so that the caller scales the thin L and
+    writes the product where it wants it."""
     Q = np.linalg.qr(B @ V)[0]
     P, c, Qt = scipy.linalg.svd(Q.T @ B, full_matrices=False, lapack_driver="gesdd",
                                 check_finite=False)
-    return (Q @ (P[:, :rank] * c[:rank])) @ Qt[:rank], Qt.T
+    return Q @ (P[:, :rank] * c[:rank]), Qt[:rank], Qt.T
 
 
 def _spectral_bound(E):
@@ -179,6 +183,13 @@ def _certified_rank_r_fit(B, rank, V, accuracy, certify=True):
         ``bound`` is inf when no δ > 0 was found (a near-tie of s_r and s_{r+1}), nan
         without ``certify`` (the same iterations, no proof).
     """
+    F, V, proof = _power_rank_r_fit(B, rank, V, accuracy)
+    return F, V, (proof() if certify else np.nan)
+
+
+def _power_rank_r_fit(B, rank, V, accuracy):
+    """The iterations of :func:`_certified_rank_r_fit`; returns F, V and a function that
+    proves its bound (deferred: a caller that learns enough from F alone skips the proof)."""
     scale = np.linalg.norm(B)
     for _ in range(MAX_POWER_ITERATIONS):
         Q = np.linalg.qr(B @ V)[0]
@@ -193,12 +204,14 @@ def _certified_rank_r_fit(B, rank, V, accuracy, certify=True):
         if gap > 0 and residual * (c[0] + 2.0 * c[rank]) / gap <= accuracy:
             break
     F = P_hat @ (P_hat.T @ B)
-    if not certify:
-        return F, V, np.nan
-    alpha = _spectral_bound(B - F)
-    if alpha is None or c[rank - 1] <= alpha:
-        return F, V, np.inf
-    return F, V, residual * (c[0] + 2.0 * alpha) / (c[rank - 1] - alpha)
+
+    def proof():
+        alpha = _spectral_bound(B - F)
+        if alpha is None or c[rank - 1] <= alpha:
+            return np.inf
+        return residual * (c[0] + 2.0 * alpha) / (c[rank - 1] - alpha)
+
+    return F, V, proof
 
 
 @blas_threads_by_size("iterative")
@@ -235,7 +248,8 @@ def tobit_em(Y, *, sigma: float, rank: int, basis=None, M0=None, tol: float = 1e
         fixed-point residual of the exact EM step at M), ``converged``, ``objective`` and ``objective_start`` (f plus the ridge
         term), ``nll`` (f alone), ``monotone`` (the objective never increased by more than
         rounding), ``objective_history`` (after each step), ``exact_steps``, ``restarts``,
-        ``time``; ``exact_steps`` counts the full SVDs.
+        ``certificates`` (attempted, the returned point's included), ``time``;
+        ``exact_steps`` counts the full SVDs.
     """
     Y, sigma = _check_data(Y, sigma, nonzero=True)
     n, N = Y.shape
@@ -280,75 +294,102 @@ def _tobit_em_core(Y, sigma, rank, basis, M0, tol, max_iter, ridge):
     k = n if basis is None else basis.shape[1]
     # The oversampled subspace would be the whole space: the full SVD is as cheap.
     exact_only = rank + OVERSAMPLING >= min(k, N)
+    accuracy = CERTIFICATE_SLACK * tol * scale * (1.0 + ridge)
+    # Every step writes its n×N intermediates into these instead of fresh arrays: at n = 2048
+    # a fresh 32 MB array is mapped anew by the allocator, and its page faults made a
+    # subtraction take 7× as long as into a reused buffer.
+    work = np.empty((n, N))
+    candidate = np.empty((n, N))
 
-    def impute(M):
-        filled = Y.copy()
+    def impute(M, out):
+        """Ỹ(M) written into ``out`` (C-ordered; may be M itself, read before written)."""
         m = M.ravel()[censored]
-        filled.ravel()[censored] = m - sigma * _mills_at(-m / sigma)
-        return filled
+        filled = _mills_at(m / -sigma)
+        filled *= sigma
+        np.subtract(m, filled, out=filled)
+        np.copyto(out, Y)
+        out.ravel()[censored] = filled
+        return out
+
+    def coordinates(target):
+        return target if basis is None else basis.T @ target
 
     def to_M(F):
-        F /= 1.0 + ridge
+        F = F / (1.0 + ridge)
         return F if basis is None else basis @ F
 
-    def fit(target, V=None):
-        """The M-step's rank-r fit in col(basis): exact (V None) or warm from V."""
-        B = target if basis is None else basis.T @ target
-        F, V = _rank_r_fit(B, rank) if V is None else _rank_r_fit_warm(B, rank, V)
-        return to_M(F), V
-
-    def certified_fit(target, V, certify=True):
-        """The exact M-step's result to within the returned bound on ‖· − M⁺‖_F (an exact
-        full SVD when the power iteration cannot prove its accuracy)."""
-        B = target if basis is None else basis.T @ target
-        if not exact_only:
-            accuracy = CERTIFICATE_SLACK * tol * scale * (1.0 + ridge)
-            F, V, bound = _certified_rank_r_fit(B, rank, V, accuracy, certify=certify)
-            if not certify or np.isfinite(bound):
-                return to_M(F), V, bound / (1.0 + ridge)
-        counts["exact"] += 1
-        F, V = _rank_r_fit(B, rank)
-        return to_M(F), V, 0.0
+    def fit(target, out, V=None):
+        """The M-step's rank-r fit in col(basis), written into ``out``: exact (V None) or warm
+        from V; returns the new V."""
+        B = coordinates(target)
+        if V is None:
+            F, V = _rank_r_fit(B, rank)
+            np.copyto(out, to_M(F))
+            return V
+        L, R, V = _rank_r_factors_warm(B, rank, V)
+        L /= 1.0 + ridge
+        np.matmul(L if basis is None else basis @ L, R, out=out)
+        return V
 
     def relative(A, B):
         # RMS change per entry in units of σ, not relative to ‖M‖: on instances where the
         # censored entries drift to −∞, ‖M‖ grows and a relative change would look converged.
         return float(np.linalg.norm(A - B) / scale)
 
-    def certificate_at(M, V):
-        """Upper bound on the exact step's residual ‖M⁺ − M‖_F/(σ√(nN)) at M."""
-        M_exact, V, bound = certified_fit(impute(M), V)
-        return float(relative(M_exact, M) + bound / scale)
-
-    def em_step(M, V, guarded=True):
-        """A (generalized) EM step from M: ``guarded``, it never increases the surrogate,
-        hence nor f."""
-        target = impute(M)
-        M_new, V_new = fit(target, V)
-        if guarded and surrogate(target, M_new) > surrogate(target, M):
-            M_new, V_new = fit(target)  # the inexact step lost ground: take the exact one
-            counts["exact"] += 1
-        return M_new, V_new
+    def certificate_at(M, V, proven=True):
+        """An upper bound on the exact step's residual ‖M⁺ − M‖_F/(σ√(nN)) at M, and the
+        power iteration's V. Unless ``proven``, a residual of the (nearly exact) fit above
+        tol is returned as it is, a lower bound: the bound could only add to it."""
+        B = coordinates(impute(M, work))
+        counts["certificates"] += 1
+        if not exact_only:
+            F, V, proof = _power_rank_r_fit(B, rank, V, accuracy)
+            distance = relative(to_M(F), M)
+            if not proven and distance > tol:
+                return distance, V
+            bound = proof()
+            if np.isfinite(bound):
+                return distance + bound / ((1.0 + ridge) * scale), V
+        counts["exact"] += 1  # no proof possible: the exact step by the full SVD
+        F, V = _rank_r_fit(B, rank)
+        return relative(to_M(F), M), V
 
     def surrogate(target, M):  # σ² × the M-step's objective, up to a constant
         return _squared_norm(target - M) + ridge * _squared_norm(M)
 
     def nll(M):  # tobit_loss without its checks, on the precomputed indices
         flat = M.ravel()
-        r = (flat[observed] - Y_observed) / sigma
-        return 0.5 * float(r @ r) - _log_cdf_sum(-flat[censored] / sigma)
+        r = flat[observed]
+        r -= Y_observed
+        r /= sigma
+        z = flat[censored]
+        z /= -sigma
+        return 0.5 * float(r @ r) - _log_cdf_sum(z)
 
     def loss(M):
         return nll(M) + 0.5 * ridge * _squared_norm(M) / sigma**2
 
-    counts = {"exact": 0, "restarts": 0}
+    counts = {"exact": 0, "restarts": 0, "certificates": 0}
     # The start's rank-r fit by power iteration from a fixed random subspace, to the accuracy
     # of the certificates (no proof needed: any start keeps the guarantees).
     V = np.random.default_rng(0).standard_normal((N, min(rank + OVERSAMPLING, N)))
-    M, V, _ = certified_fit(M0, V, certify=False)
-    M_prev, f = M, loss(M)
+    B = coordinates(M0)
+    if exact_only:
+        counts["exact"] += 1
+        F, V = _rank_r_fit(B, rank)
+    else:
+        F, V, _ = _power_rank_r_fit(B, rank, V, accuracy)
+    M = np.ascontiguousarray(to_M(F))
+    f = loss(M)
     f_start, t = f, 1.0
+    step = np.zeros((n, N))  # the last accepted step, M − M_prev
     history, monotone, converged, certificate = [], True, False, np.inf
+    # A certificate is attempted once the step falls below this; after a failed attempt it is
+    # lowered by the factor the certificate exceeded tol. Near the fixed point the exact
+    # step's residual shrinks in proportion to the step, so the next attempt comes about when
+    # it can succeed; retrying at every step below tol cost up to ten attempts, each about a
+    # fifth of a full SVD, on the hard family at n = 2048.
+    attempt_below = tol
     iterations = 0
     for iterations in range(1, max_iter + 1):
         # Nesterov extrapolation, with a restart (a plain EM step from M) whenever the
@@ -358,26 +399,39 @@ def _tobit_em_core(Y, sigma, rank, basis, M0, tol, max_iter, ridge):
         # The extrapolated step needs no surrogate test (two passes over the matrix fewer): the
         # test of f below rejects it whenever it loses ground, and the restart is guarded.
         t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
-        M_new, V_new = em_step(M + ((t - 1.0) / t_next) * (M - M_prev), V, guarded=False)
-        f_new = loss(M_new)
+        np.multiply(step, (t - 1.0) / t_next, out=work)
+        work += M
+        V_new = fit(impute(work, work), candidate, V)
+        f_new = loss(candidate)
         if f_new > f:
-            M_new, V_new = em_step(M, V)
-            f_new, t_next = loss(M_new), 1.0
+            # A plain EM step from M that never increases the surrogate, hence nor f: an
+            # inexact fit that loses ground on the surrogate is redone exactly.
+            target = impute(M, work)
+            V_new = fit(target, candidate, V)
+            if surrogate(target, candidate) > surrogate(target, M):
+                V_new = fit(target, candidate)
+                counts["exact"] += 1
+            f_new, t_next = loss(candidate), 1.0
             counts["restarts"] += 1
-        if relative(M_new, M) <= tol:
-            # Converged only if the exact EM map barely moves the point: the certificate.
-            certificate = certificate_at(M_new, V_new)
-            converged = bool(certificate <= tol)
         monotone &= bool(f_new <= f + MONOTONE_RTOL * max(abs(f), 1.0))
-        M_prev, M, V, f, t = M, M_new, V_new, f_new, t_next
+        np.subtract(candidate, M, out=step)
+        M, candidate = candidate, M
+        V, f, t = V_new, f_new, t_next
         history.append(f)
-        if converged:
-            break
-    if not converged:  # the certificate of the last point
-        certificate = certificate_at(M, V)
+        change = float(np.linalg.norm(step) / scale)
+        if change <= attempt_below:
+            # Converged only if the exact EM map barely moves the point: the certificate.
+            certificate, V = certificate_at(M, V, proven=False)
+            converged = bool(certificate <= tol)
+            if converged:
+                break
+            attempt_below = change * tol / certificate
+    if not converged:  # the (proven) certificate of the last point
+        certificate, _ = certificate_at(M, V)
+        converged = bool(certificate <= tol)
     info = {"solver": "tobit_em", "iterations": iterations, "certificate": certificate,
             "converged": converged, "objective": f, "objective_start": f_start, "nll": nll(M),
             "monotone": monotone, "exact_steps": counts["exact"], "restarts": counts["restarts"],
-            "objective_history": history,
+            "certificates": counts["certificates"], "objective_history": history,
             "time": time.perf_counter() - start}
     return M, info
