@@ -79,7 +79,7 @@ def _svd_fit(A, rank):
 
 @pytest.fixture
 def small_gram_path(monkeypatch):
-    """The Gram path from 50 on (it starts at 1000 in use: the same code, at test sizes)."""
+    """The Gram path from 50 on (it starts at GRAM_MIN_SIZE in use: the same code, at test sizes)."""
     monkeypatch.setattr(linalg, "GRAM_MIN_SIZE", 50)
     calls = []
     full = linalg._svd_triplets
@@ -133,8 +133,8 @@ def test_gram_path_defers_to_the_svd_on_a_tie(small_gram_path):
 
 
 def test_gram_path_at_its_size(small_gram_path, monkeypatch):
-    """At the size it is used from (1000), with the signal just out of the noise bulk: the
-    fit agrees with the full SVD to rounding."""
+    """At a size where it is used, with the signal just out of the noise bulk: the fit agrees
+    with the full SVD to rounding."""
     monkeypatch.setattr(linalg, "GRAM_MIN_SIZE", 1000)
     rng = np.random.default_rng(5)
     n = 1000

@@ -424,8 +424,9 @@ def relu_em(X_tilde, Y, *, rank: int, sigma: float, tol: float = 1e-5, max_iter:
     W_hat : ndarray of shape (d, N)
     info : dict, only if ``return_info``
         ``solver``, ``iterations``, ``certificate``, ``converged``, ``objective``,
-        ``objective_start``, ``nll``, ``monotone``, ``exact_steps``, ``restarts``, ``time``
-        (see ``tobit_em``; without the history).
+        ``objective_start``, ``nll``, ``monotone``, ``exact_steps``, ``restarts``,
+        ``certificates`` (attempts at the certificate), ``time`` (see ``tobit_em``; without the
+        history).
     """
     X_tilde, Y, rank = _check_relu_data(X_tilde, Y, rank)
     sigma = check_sigma_relative(sigma, data_scale=float(Y.max()))
