@@ -42,14 +42,16 @@ def _check_key(key: str) -> None:
         raise ValueError(f"unknown key {key}; {hint}")
 
 
-def plugin(group: str, node: DictConfig):
-    """The function a config group's node names by ``_target_``, with its parameters bound."""
-    params = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items()
-              if k not in ("name", "_target_")}
+def plugin(group: str, node: DictConfig | dict):
+    """The function a config group's node (or the node resolved to a dict) names by
+    ``_target_``, with its parameters bound."""
+    if not isinstance(node, dict):
+        node = OmegaConf.to_container(node, resolve=True)
+    params = {k: v for k, v in node.items() if k not in ("name", "_target_")}
     try:
-        fn = get_method(node._target_)
+        fn = get_method(node["_target_"])
     except Exception as exc:  # Hydra raises its own error types for unknown targets
-        raise ValueError(f"{group}._target_ {node._target_!r} cannot be imported: {exc}") from None
+        raise ValueError(f"{group}._target_ {node['_target_']!r} cannot be imported: {exc}") from None
     return functools.partial(fn, **params)
 
 
@@ -170,9 +172,11 @@ def validate(cfg: DictConfig) -> None:
         raise ValueError("; ".join(problems))
 
 
-def generate_problem(cfg: DictConfig, rng: np.random.Generator):
-    model = plugin("model", cfg.model)
+def generate_problem(cfg: DictConfig | dict, rng: np.random.Generator):
+    """The problem the config's model draws with ``rng`` (``cfg``: composed, or resolved to
+    plain containers as :func:`theory_check.run.resolved` gives it)."""
+    model = plugin("model", cfg["model"])
     return model(
-        rng, n=cfg.n, d=cfg.d, N=cfg.N, r=cfg.r, sigma=cfg.sigma, delta=cfg.delta,
-        design=plugin("design", cfg.design), noise=plugin("noise", cfg.noise),
+        rng, n=cfg["n"], d=cfg["d"], N=cfg["N"], r=cfg["r"], sigma=cfg["sigma"], delta=cfg["delta"],
+        design=plugin("design", cfg["design"]), noise=plugin("noise", cfg["noise"]),
     )

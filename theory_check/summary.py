@@ -355,9 +355,10 @@ def _summarize_sweep(sweeper, jobs: list[list[str]]) -> None:
     from .sweep import _varying
 
     # The run files and estimators of every job, as the sweeper's plan found them: composing
-    # every job's config again took as long as the sweep's own runs of the small sizes.
+    # every job's config again took as long as the sweep's own runs of the small sizes. The
+    # files its jobs stored come back with the jobs: only those stored before are read.
     files = dict(sweeper.run_files)
-    rows = read_runs(files)
+    rows = read_runs(files, getattr(sweeper, "stored_tables", None))
     if rows is not None:
         selected = {(path.stem, name) for path, names in files.items() for name in names}
         keep = [pair in selected for pair in zip(rows["run_key"], rows["estimator"])]

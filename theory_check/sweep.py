@@ -160,6 +160,8 @@ class Composer:
         self.parser = OverridesParser.create(config_loader=loader)
         self.composed: dict[tuple[str, ...], DictConfig | Exception] = {}
         self.parsed: dict[str, Any] = {}  # a sweep has few distinct overrides; Hydra's parser is slow
+        #: Configs kept to apply the next job's overrides to, by group choices and value keys.
+        self.scratch: dict[tuple, DictConfig] = {}
 
     def _parse(self, override: str):
         if override not in self.parsed:
@@ -172,7 +174,15 @@ class Composer:
         return (not isinstance(override.value(), dict)
                 and self.loader.repository.group_exists(override.key_or_group))
 
-    def __call__(self, job: list[str]) -> DictConfig:
+    def __call__(self, job: list[str], *, scratch: bool = False) -> DictConfig:
+        """The task config of ``job`` (its overrides), as Hydra composes it.
+
+        ``scratch=True``: when the job's value overrides only change existing keys to plain
+        values, they are applied to a config kept from the last job with the same group choices
+        and the same keys (each of its values is then set again), not to a new copy: a copy
+        cost more than the rest of a small run's planning. The config returned is then this
+        composer's, valid until its next call: for a caller that reads it at once.
+        """
         overrides = [self._parse(o) for o in job]
         groups = tuple(o.input_line for o in overrides if self._is_group(o))
         if groups not in self.composed:
@@ -184,7 +194,14 @@ class Composer:
         if isinstance(base, Exception):
             raise base
         values = [o for o in overrides if not self._is_group(o)]
-        cfg = copy.deepcopy(base)
+        # A dict or list value merges into what is there; an added or deleted key changes the
+        # keys themselves: those are applied to a fresh copy.
+        kept = scratch and all(sets_existing_key(o) and not isinstance(o.value(), (dict, list))
+                               for o in values)
+        slot = (groups, tuple(o.key_or_group for o in values))
+        cfg = self.scratch.pop(slot, None) if kept else None
+        if cfg is None:
+            cfg = copy.deepcopy(base)
         try:
             ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         except ConfigCompositionException as exc:
@@ -194,18 +211,19 @@ class Composer:
             if absent and isinstance(exc.__cause__, (ConfigAttributeError, ConfigKeyError)):
                 raise UnknownParameter(unknown_parameter(absent[0], cfg)) from None
             raise
+        if kept:  # only once the overrides applied: a failed one may have changed it half-way
+            self.scratch[slot] = cfg
         return cfg
 
 
-def _problems(cfg: DictConfig, checked: dict[str, list[str]]) -> list[str]:
-    """:func:`theory_check.run.config_problems` of ``cfg``, found once per config that differs
-    only in a valid seed (``checked``: the problems found so far, by config): only the seed's
-    own check reads it, and checking a config (its plug-ins' dry runs) took 7 ms, as long as a
-    small run."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
+def _problems(cfg: DictConfig, plain: dict, checked: dict[str, list[str]]) -> list[str]:
+    """:func:`theory_check.run.config_problems` of ``cfg`` (resolved: ``plain``), found once
+    per config that differs only in a valid seed (``checked``: the problems found so far, by
+    config): only the seed's own check reads it, and checking a config (its plug-ins' dry runs)
+    took 7 ms, as long as a small run."""
     try:
         check_int("seed", plain.get("seed"), low=0)
-        plain["seed"] = 0
+        plain = {**plain, "seed": 0}
     except (ValueError, TypeError):
         pass  # an invalid seed is part of the key: its message names it
     key = json.dumps(plain, sort_keys=True, default=str)
@@ -214,9 +232,9 @@ def _problems(cfg: DictConfig, checked: dict[str, list[str]]) -> list[str]:
     return checked[key]
 
 
-def _cost(cfg: DictConfig) -> float:
+def _cost(cfg: dict) -> float:
     """A run's relative cost for ordering and balancing batches: its data size n·d·N."""
-    return float(cfg.n) * float(cfg.d) * float(cfg.N)
+    return float(cfg["n"]) * float(cfg["d"]) * float(cfg["N"])
 
 
 def _workers(launcher: DictConfig) -> int:
@@ -324,9 +342,10 @@ class Sweeper(BasicSweeper):
             raise ValueError(f"hydra.sweeper.batch_size must be a positive integer or null, got {batch_size!r}")
         self.batch_size = batch_size
 
-    def plan(self, jobs: list[list[str]]) -> tuple[list[tuple[DictConfig, Path]], int, int]:
-        """Validate every job; return the configs to run with their result files, the number of
-        rows they compute, and the number of the sweep's rows already stored.
+    def plan(self, jobs: list[list[str]]) -> tuple[list[tuple[dict, Path]], int, int]:
+        """Validate every job; return the configs to run (resolved to plain containers) with
+        their result files, the number of rows they compute, and the number of the sweep's rows
+        already stored.
 
         Raises
         ------
@@ -345,8 +364,9 @@ class Sweeper(BasicSweeper):
         for job in _bar(iterable=jobs, unit="config", desc="checking configs", leave=False):
             example = " ".join(o for o in filter_overrides(job) if o.partition("=")[0] in shown)
             try:
-                cfg = compose(job)
-                found = _problems(cfg, checked)
+                cfg = compose(job, scratch=True)
+                plain = run.resolved(cfg)  # once: every later step reads this
+                found = _problems(cfg, plain, checked)
             except UnknownParameter as exc:
                 found = [str(exc)]
             except Exception as exc:  # composition and interpolation errors are problems too
@@ -356,17 +376,17 @@ class Sweeper(BasicSweeper):
             n_bad += bool(found)
             if found or problems:
                 continue  # the sweep will not run: only collect problems
-            _, path, missing = run.pending(cfg)
-            self.run_files.append((path, tuple(cfg.estimator)))
+            _, path, missing = run.pending(plain)
+            self.run_files.append((path, tuple(plain["estimator"])))
             to_compute += len(missing)
-            stored += len(cfg.estimator) - len(missing)
-            if cfg.force or missing:
-                todo.append((cfg, path))
+            stored += len(plain["estimator"]) - len(missing)
+            if plain.get("force") or missing:
+                todo.append((plain, path))
         if problems:
             raise InvalidSweep(_invalid_message(problems, n_bad, len(jobs)))
         return todo, to_compute, stored
 
-    def write_batches(self, todo: list[tuple[DictConfig, Path]], sweep_dir: Path) -> list[Path]:
+    def write_batches(self, todo: list[tuple[dict, Path]], sweep_dir: Path) -> list[Path]:
         """Write the pending runs' resolved configs as batch files ``<sweep dir>/batches/<i>.json``."""
         costs = [_cost(cfg) for cfg, _ in todo]
         folder = sweep_dir / "batches"
@@ -374,7 +394,7 @@ class Sweeper(BasicSweeper):
         paths = []
         for i, batch in enumerate(make_batches(costs, _workers(self.config.hydra.launcher), self.batch_size)):
             path = folder / f"{i}.json"
-            path.write_text(json.dumps([OmegaConf.to_container(todo[j][0], resolve=True) for j in batch]))
+            path.write_text(json.dumps([todo[j][0] for j in batch]))
             paths.append(path.resolve())
         return paths
 
@@ -429,6 +449,8 @@ class Sweeper(BasicSweeper):
                  f" in {len(batches)} batches: {to_compute} rows to compute, {stored} already stored"
                  f" (job outputs in {sweep_dir})")
         returns = []
+        #: ``{run file: table}`` the jobs stored, which the summary need not read again.
+        self.stored_tables: dict[str, Any] = {}
         if not todo:
             return returns
         with Progress([path for _, path in todo]):
@@ -437,7 +459,8 @@ class Sweeper(BasicSweeper):
             for chunk in self.split_overrides_to_chunks(launches, self.max_batch_size):
                 results = self.launcher.launch(chunk, initial_job_idx=start)
                 for result in results:
-                    _ = result.return_value  # re-raises a job's exception, as BasicSweeper does
+                    # Re-raises a job's exception, as BasicSweeper does.
+                    self.stored_tables.update(result.return_value or {})
                 start += len(chunk)
                 returns.append(results)
         return returns
