@@ -12,7 +12,8 @@ from hydra import compose, initialize_config_dir
 from theory_check import linalg
 from theory_check.config import generate_problem
 from theory_check.estimators import convex_linear, data_svd
-from theory_check.run import CONF_DIR, _compute_rows, _row_keys, key_config, make_rng, run_key
+from theory_check.run import (CONF_DIR, _compute_rows, _row_keys, key_config, make_rng, resolved,
+                              run_key)
 
 
 def _config(experiment, n):
@@ -35,13 +36,15 @@ def test_a_run_factors_X_tilde_once(monkeypatch, experiment):
         return qr(a, *args, **kwargs)
 
     monkeypatch.setattr(scipy.linalg, "qr", counting_qr)
+    cfg = resolved(cfg)
     plain = key_config(cfg)
     key = run_key(cfg, plain)
     rows = _compute_rows(cfg, key, _row_keys(cfg, key), plain)
-    assert all(row["status"] in ("ok", "not_converged") for row in rows), rows
-    X_shapes = {(cfg.n, cfg.d), (cfg.d, cfg.n)}
+    assert all(row["status"] in ("ok", "not_converged") for row in rows), \
+        [row["message"] for row in rows]
+    X_shapes = {(cfg["n"], cfg["d"]), (cfg["d"], cfg["n"])}
     # Plus one of the pretrained X = X̃ + Δ when δ > 0 (of X̃'s shape).
-    assert sum(shape in X_shapes for shape in shapes) == 1 + (cfg.delta > 0), shapes
+    assert sum(shape in X_shapes for shape in shapes) == 1 + (cfg["delta"] > 0), shapes
 
 
 def test_a_factorization_of_another_array_is_refused():
