@@ -19,7 +19,8 @@ from omegaconf import OmegaConf
 
 from theory_check import results as results_io
 from theory_check import run as run_module
-from theory_check.results import DamagedResultWarning, read_run, read_runs, write_rows_atomic
+from theory_check.results import (DamagedResultWarning, load_results, read_run, read_runs,
+                                   write_rows_atomic)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["n=40", "d=12", "N=10", "r=2"]
@@ -178,3 +179,37 @@ def test_the_composer_scratch_config_gives_hydras_configs():
             hydras = OmegaConf.to_container(compose("config", overrides=job), resolve=True)
             assert ours == hydras, job
     assert len(composer.scratch) == 2  # (n, seed, sigma) and (n, seed); added keys are copied
+
+
+def _per_file_join(folder: Path) -> pd.DataFrame:
+    """What load_results made until issue 23: each file converted, its empty columns dropped,
+    the frames joined by pandas."""
+    frames = [read_run(f).dropna(axis=1, how="all") for f in sorted(folder.glob("*.parquet"))]
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def test_results_joined_as_arrow_tables_equal_the_per_file_join(tmp_path):
+    folder = tmp_path / "raw" / "exp"
+    rows = [
+        [{"key": "a", "mse": 0.5, "noise.dof": 3, "message": "", "solver.gap": None}],
+        [{"key": "b", "mse": np.nan, "noise.dof": 2.5, "message": "failed", "solver.gap": 1e-9}],
+        [{"key": "c", "mse": 0.25, "message": None, "extra": "only here"},
+         {"key": "d", "mse": 0.125, "message": "", "extra": None}],
+    ]
+    for i, file_rows in enumerate(rows):
+        write_rows_atomic(folder / f"{i}.parquet", file_rows)
+    got = load_results(tmp_path / "raw")
+    pd.testing.assert_frame_equal(got, _per_file_join(folder))
+    assert got["noise.dof"].dtype == np.float64  # integers in one file, floats in another
+    # Each text column in one piece: a column in one piece per file made every selection slow.
+    pieces = getattr(got["message"].array, "_pa_array", None)  # text stored by Arrow (pandas 3)
+    assert pieces is None or pieces.num_chunks == 1
+
+
+def test_results_whose_files_disagree_on_a_column_type_are_joined_as_pandas_joins_them(tmp_path):
+    folder = tmp_path / "raw" / "exp"
+    write_rows_atomic(folder / "0.parquet", [{"key": "a", "solver.exit": 3.0}])
+    write_rows_atomic(folder / "1.parquet", [{"key": "b", "solver.exit": "max_iter"}])
+    got = load_results(tmp_path / "raw")
+    pd.testing.assert_frame_equal(got, _per_file_join(folder))
+    assert got["solver.exit"].tolist() == [3.0, "max_iter"]

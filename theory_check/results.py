@@ -449,7 +449,7 @@ def read_runs(paths, tables: dict | None = None) -> pd.DataFrame | None:
     if not tables:
         return None
     try:
-        return pa.concat_tables(tables, promote_options="default").to_pandas()
+        return pa.concat_tables(tables, promote_options="default").combine_chunks().to_pandas()
     except pa.ArrowInvalid:
         import pandas as pd
 
@@ -517,17 +517,40 @@ def load_results(results_dir, experiment_names=None) -> pd.DataFrame:
     Temporary files of interrupted writes (``.*.tmp``) are ignored (and removed once stale);
     damaged files are moved aside with a :class:`DamagedResultWarning` and left out.
     """
-    frames = [
-        read_run(f)
+    tables = [
+        table
         for folder in _experiment_folders(results_dir, experiment_names)
         for f in sorted(folder.glob("*.parquet"))
+        if (table := read_table(f)) is not None
     ]
+    return _joined([_without_empty_columns(t) for t in tables])
+
+
+def _without_empty_columns(table: pa.Table) -> pa.Table:
+    """The table without its columns that have no value (other experiments' columns, or this
+    estimator's info keys a run did not fill): their type says nothing about the column's."""
+    return table.drop_columns([name for name, column in zip(table.column_names, table.columns)
+                               if column.null_count == len(column)])
+
+
+def _joined(tables: list[pa.Table]) -> pd.DataFrame:
+    """Many files' tables as one DataFrame, the columns no table fills left out.
+
+    Joined as Arrow tables and converted once: converting each of the paper scale's 8010 files
+    and joining the frames took 107 s against 17 s, and left every text column in 8010 pieces,
+    which then made each row selection of the analysis slow (55 s more).
+    """
     import pandas as pd
 
-    frames = [f.dropna(axis=1, how="all") for f in frames if f is not None]
-    if not frames:
+    if not tables:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True, sort=False)
+    try:
+        # "permissive": integers in one file and floats in another become floats, as in pandas.
+        joined = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. numbers in one file, text in another
+        frames = [t.to_pandas().dropna(axis=1, how="all") for t in tables]
+        return pd.concat(frames, ignore_index=True, sort=False)
+    return joined.to_pandas().dropna(axis=1, how="all")
 
 
 @functools.cache
