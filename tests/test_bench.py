@@ -105,3 +105,45 @@ def test_large_table_explains_each_missed_target_by_its_floor(tmp_path, monkeypa
     assert f"**convex_linear** misses its target: {large.FLOORS['convex_linear']}" in text
     assert "**data_svd** misses" not in text
     assert set(large.TARGETS) <= set(large.FLOORS)
+
+
+PAPER_LOG = """.venv/bin/python -m theory_check.reproduce --scale paper --jobs 2
+[1/2] misspecification: Misspecified α and r̂
+\rruns:  50%|#####     | 1/2\r
+    done in 77 s
+[2/2] thm31_rates: Theorem 3.1
+    sweep 1/2 thm31_n
+\rruns: 100%|##########| 2/2\r    sweep 1/2 thm31_n done in 20 s
+    sweep 2/2 thm31_N
+    sweep 2/2 thm31_N done in 29 s
+    report built in 140 s
+wrote results/paper/REPORT.md
+"""
+
+
+def test_the_paper_scale_table_accounts_for_the_whole_command():
+    from theory_check.bench.paper_scale import tabulate
+
+    table = tabulate(PAPER_LOG, seconds=200.0)
+    assert table["step"].tolist()[:3] == ["(runner)", "thm31_n", "thm31_N"]
+    assert table["figure"].tolist()[:3] == ["misspecification", "thm31_rates", "thm31_rates"]
+    seconds = dict(zip(table["step"], table["seconds"]))
+    assert seconds["analysis, figures and report"] == 140 - (77 + 20 + 29)
+    assert seconds["whole command"] == 200
+    assert table["seconds"].iloc[:-1].sum() == 200  # the steps add up to the command
+    with pytest.raises(ValueError, match="report built"):
+        tabulate(PAPER_LOG.replace("report built", "stopped"), seconds=200.0)
+
+
+def test_make_bench_leaves_the_hour_long_paper_scale_out_unless_named(monkeypatch, tmp_path):
+    from theory_check.bench import __main__ as bench_main
+
+    ran = []
+    for name in MODULES:
+        module = importlib.import_module(f"theory_check.bench.{name}")
+        monkeypatch.setattr(module, "run", lambda out_dir, name=name: ran.append(name) or pd.DataFrame())
+    bench_main.main([])
+    assert "paper_scale" not in ran and set(ran) == set(MODULES) - {"paper_scale"}
+    ran.clear()
+    bench_main.main(["--only", "paper_scale"])
+    assert ran == ["paper_scale"]
