@@ -213,3 +213,12 @@ def test_results_whose_files_disagree_on_a_column_type_are_joined_as_pandas_join
     got = load_results(tmp_path / "raw")
     pd.testing.assert_frame_equal(got, _per_file_join(folder))
     assert got["solver.exit"].tolist() == [3.0, "max_iter"]
+
+
+def test_a_sweep_whose_files_hold_integers_and_floats_in_one_column_is_summarized(tmp_path):
+    # The summary's join once raised ArrowTypeError here (int64 vs double) instead of joining.
+    paths = [tmp_path / "exp" / "0.parquet", tmp_path / "exp" / "1.parquet"]
+    write_rows_atomic(paths[0], [{"key": "a", "noise.dof": 3}])
+    write_rows_atomic(paths[1], [{"key": "b", "noise.dof": 2.5}])
+    got = read_runs(paths)
+    assert got["noise.dof"].tolist() == [3.0, 2.5] and got["noise.dof"].dtype == np.float64

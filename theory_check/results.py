@@ -446,14 +446,7 @@ def read_runs(paths, tables: dict | None = None) -> pd.DataFrame | None:
         return known[str(path)] if str(path) in known else read_table(Path(path))
 
     tables = [table for path in paths if (table := table_of(path)) is not None]
-    if not tables:
-        return None
-    try:
-        return pa.concat_tables(tables, promote_options="default").combine_chunks().to_pandas()
-    except pa.ArrowInvalid:
-        import pandas as pd
-
-        return pd.concat([t.to_pandas() for t in tables], ignore_index=True, sort=False)
+    return _joined(tables) if tables else None
 
 
 def quarantined_files(results_dir, experiment_names=None) -> list[Path]:
@@ -523,7 +516,11 @@ def load_results(results_dir, experiment_names=None) -> pd.DataFrame:
         for f in sorted(folder.glob("*.parquet"))
         if (table := read_table(f)) is not None
     ]
-    return _joined([_without_empty_columns(t) for t in tables])
+    if not tables:
+        import pandas as pd
+
+        return pd.DataFrame()
+    return _joined([_without_empty_columns(t) for t in tables], drop_empty=True)
 
 
 def _without_empty_columns(table: pa.Table) -> pa.Table:
@@ -533,24 +530,27 @@ def _without_empty_columns(table: pa.Table) -> pa.Table:
                                if column.null_count == len(column)])
 
 
-def _joined(tables: list[pa.Table]) -> pd.DataFrame:
-    """Many files' tables as one DataFrame, the columns no table fills left out.
+def _joined(tables: list[pa.Table], drop_empty: bool = False) -> pd.DataFrame:
+    """Many files' tables (at least one) as one DataFrame; ``drop_empty``: without the columns
+    no table fills.
 
     Joined as Arrow tables and converted once: converting each of the paper scale's 8010 files
     and joining the frames took 107 s against 17 s, and left every text column in 8010 pieces,
     which then made each row selection of the analysis slow (55 s more).
     """
-    import pandas as pd
-
-    if not tables:
-        return pd.DataFrame()
     try:
         # "permissive": integers in one file and floats in another become floats, as in pandas.
-        joined = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+        return _dropped(pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+                        .to_pandas(), drop_empty)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. numbers in one file, text in another
-        frames = [t.to_pandas().dropna(axis=1, how="all") for t in tables]
-        return pd.concat(frames, ignore_index=True, sort=False)
-    return joined.to_pandas().dropna(axis=1, how="all")
+        import pandas as pd
+
+        frames = [_dropped(t.to_pandas(), drop_empty) for t in tables]
+        return _dropped(pd.concat(frames, ignore_index=True, sort=False), drop_empty)
+
+
+def _dropped(frame: pd.DataFrame, drop_empty: bool) -> pd.DataFrame:
+    return frame.dropna(axis=1, how="all") if drop_empty else frame
 
 
 @functools.cache
